@@ -1,0 +1,1 @@
+"""The Dash command center. Reads the Redis live view; never imports `streams`."""

@@ -1,0 +1,170 @@
+"""Versioned records that travel through Kafka and land in Redis.
+
+Every record carries `schema_version`; a reader rejects versions it does not know. The JSON Schema files
+in `schemas/json/` are generated from these models (`lytte schemas write`) and a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt
+
+POST_SCHEMA_VERSION = 1
+SCORED_POST_SCHEMA_VERSION = 1
+BUCKET_METRICS_SCHEMA_VERSION = 1
+
+#: X allows the longest posts of the sources we read (25,000 characters for paid accounts).
+MAX_TEXT_CHARS = 25_000
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no UTC offset")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+class Source(StrEnum):
+    X = "x"
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    META = "meta"
+    REPLAY = "replay"
+    SYNTH = "synth"
+
+
+class PostKind(StrEnum):
+    ORIGINAL = "original"
+    REPOST = "repost"
+    REPLY = "reply"
+    QUOTE = "quote"
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Author(Record):
+    id: str = Field(min_length=1, max_length=200)
+    handle: str = Field(min_length=1, max_length=200)
+    display_name: str = Field(default="", max_length=500)
+    followers: NonNegativeInt = 0
+    verified: bool = False
+
+
+class Engagement(Record):
+    likes: NonNegativeInt = 0
+    reposts: NonNegativeInt = 0
+    replies: NonNegativeInt = 0
+    quotes: NonNegativeInt = 0
+
+
+class Post(Record):
+    """A post from any source, normalised. Key on `lytte.posts.raw`: `id`."""
+
+    schema_version: Literal[1] = POST_SCHEMA_VERSION
+    source: Source
+    source_id: str = Field(min_length=1, max_length=200)
+    created_at: UtcDatetime
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    language: str | None = Field(default=None, max_length=16)
+    author: Author
+    kind: PostKind = PostKind.ORIGINAL
+    referenced_id: str | None = Field(default=None, max_length=200)
+    engagement: Engagement = Engagement()
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+
+    @property
+    def id(self) -> str:
+        """Globally unique: the same source id on two sources is two posts."""
+        return f"{self.source.value}:{self.source_id}"
+
+
+class Sentiment(Record):
+    compound: float = Field(ge=-1, le=1)
+    pos: float = Field(ge=0, le=1)
+    neu: float = Field(ge=0, le=1)
+    neg: float = Field(ge=0, le=1)
+    label: Literal["positive", "neutral", "negative"]
+    model: str
+
+
+class KeyPersonHit(Record):
+    handle: str
+    label: str
+    role: Literal["author", "mentioned"]
+
+
+class Evidence(Record):
+    """Where the scored record came from in the log; lets every aggregate point back at its posts."""
+
+    raw_partition: NonNegativeInt
+    raw_offset: NonNegativeInt
+    raw_timestamp_ms: NonNegativeInt
+
+
+class ScoredPost(Record):
+    """One post as it matters to one watched brand. Key on `lytte.posts.scored`: `brand`."""
+
+    schema_version: Literal[1] = SCORED_POST_SCHEMA_VERSION
+    post: Post
+    brand: str
+    brand_role: Literal["brand", "competitor"]
+    language: str
+    sentiment: Sentiment
+    matched_terms: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    key_people: tuple[KeyPersonHit, ...] = ()
+    evidence: Evidence
+
+
+class TopPost(Record):
+    post_id: str
+    author_handle: str
+    reach: NonNegativeInt
+    compound: float
+    text: str
+    url: str | None = None
+
+
+class BucketMetrics(Record):
+    """One brand's one-minute bucket of event time. Key on `lytte.metrics`: `brand`; later records for the
+    same (brand, bucket_start) replace earlier ones."""
+
+    schema_version: Literal[1] = BUCKET_METRICS_SCHEMA_VERSION
+    brand: str
+    bucket_start: UtcDatetime
+    posts: NonNegativeInt = 0
+    originals: NonNegativeInt = 0
+    reposts: NonNegativeInt = 0
+    replies: NonNegativeInt = 0
+    quotes: NonNegativeInt = 0
+    positive: NonNegativeInt = 0
+    neutral: NonNegativeInt = 0
+    negative: NonNegativeInt = 0
+    compound_sum: float = 0.0
+    reach: NonNegativeInt = 0
+    unique_authors: NonNegativeInt = 0
+    key_person_posts: NonNegativeInt = 0
+    top_posts: tuple[TopPost, ...] = ()
+
+    @property
+    def mean_compound(self) -> float:
+        return self.compound_sum / self.posts if self.posts else 0.0
+
+    @property
+    def net_sentiment(self) -> float:
+        """(positive - negative) / posts, in [-1, 1]; 0 for an empty bucket."""
+        return (self.positive - self.negative) / self.posts if self.posts else 0.0
+
+
+RECORD_TYPES: dict[str, type[Record]] = {
+    "post": Post,
+    "scored_post": ScoredPost,
+    "bucket_metrics": BucketMetrics,
+}

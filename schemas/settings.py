@@ -1,0 +1,70 @@
+"""Settings, read from the environment (prefix `LYTTE_`) or a `.env` file; shared by every process.
+
+Only `LYTTE_*` variables are read. faust reads bare names such as `BROKER_URL`; lytte gives faust an empty
+environment so those can never override what is set here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LYTTE_", env_file=".env", extra="ignore")
+
+    # where things live
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port of an existing Kafka; unset: `lytte up` starts a local broker"
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:port/db of an existing Redis; unset: `lytte up` starts one"
+    )
+    redis_password: SecretStr | None = None
+    home: Path = Field(default=Path(".lytte"), description="state of the local broker, Redis, logs")
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "lytte", description="downloaded Kafka jars, shared by checkouts"
+    )
+    watch_config: Path = Path("config/watch.yaml")
+
+    # Kafka
+    topic_prefix: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=4, ge=1, le=256)
+    replication_factor: int = Field(default=1, ge=1)
+    retention_hours: int = Field(default=168, ge=1)
+    app_id: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    commit_interval_s: float = Field(default=1.0, gt=0)
+
+    # local services started by `lytte up`
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_home: Path | None = Field(default=None, description="an unpacked Kafka distribution to use")
+    redis_port: int = 6379
+
+    # processing
+    max_text_chars: int = Field(default=25_000, ge=1)
+    max_record_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_future_skew_s: int = Field(default=300, ge=0)
+    max_post_age_s: int = Field(default=7 * 24 * 3600, ge=60)
+    top_posts_per_bucket: int = Field(default=3, ge=0)
+
+    # Redis live view
+    redis_prefix: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")
+    redis_buckets_kept: int = Field(default=180, ge=1, description="newest one-minute buckets kept per brand")
+    redis_posts_kept: int = Field(default=50, ge=1, description="latest posts kept per brand")
+
+    # dashboard
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
+
+    @property
+    def bootstrap(self) -> str:
+        """The broker to talk to: the configured one, else the local one `lytte up` starts."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"

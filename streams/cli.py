@@ -1,0 +1,288 @@
+"""`lytte`: one command for the whole stack and each of its parts."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from schemas.settings import Settings
+from schemas.watch import WatchConfig, WatchConfigError, load_watch_config
+from streams.processes import ServiceError
+
+
+class UsageError(RuntimeError):
+    """Bad configuration or arguments: printed as one line, exit code 2."""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = "LYTTE_" + "_".join(str(p) for p in err["loc"]).upper()
+        raise UsageError(f"environment: {field}: {err['msg']}") from None
+
+
+def _watch(settings: Settings, path: str | None = None) -> WatchConfig:
+    return load_watch_config(Path(path) if path else settings.watch_config)
+
+
+# -- services ------------------------------------------------------------------------------------------
+
+
+def cmd_kafka(args: argparse.Namespace) -> None:
+    from streams.kafka_local.launcher import KafkaBroker, fetch_jars
+
+    settings = _settings()
+    if args.action == "fetch":
+        print(fetch_jars(settings.cache_dir))
+        return
+    broker = KafkaBroker(settings.home / "kafka", settings.kafka_port, settings.kafka_controller_port,
+                         settings.cache_dir, settings.kafka_home)
+    broker.start()
+    print(f"kafka: {broker.bootstrap} (log: {broker.log_file}); Ctrl-C stops it", flush=True)
+    _wait_forever([broker.process])
+    broker.stop()
+
+
+def cmd_redis(args: argparse.Namespace) -> None:
+    from streams.redis_local import LocalRedis
+
+    settings = _settings()
+    server = LocalRedis(settings.home / "redis", settings.redis_port)
+    server.start()
+    print(f"redis: {server.url}; Ctrl-C stops it", flush=True)
+    _wait_forever([server.process])
+    server.stop()
+
+
+def cmd_topics(args: argparse.Namespace) -> None:
+    from streams.topics_admin import create_topics, describe_topics
+
+    settings = _settings()
+    if args.action == "create":
+        created = create_topics(settings)
+        print(f"created: {', '.join(created) if created else 'nothing (all exist)'}")
+    for name, partitions in sorted(describe_topics(settings).items()):
+        print(f"{name}\t{partitions} partitions")
+
+
+# -- processing ----------------------------------------------------------------------------------------
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from streams.topics_admin import create_topics
+
+    settings = _settings()
+    watch = _watch(settings, args.config)
+    create_topics(settings)
+    app = create_app(settings, watch)
+    Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    """Score Posts (JSON Lines) or plain text lines from stdin; ScoredPosts as JSON Lines on stdout."""
+    import orjson
+
+    from schemas.records import Author, Evidence, Post, Source
+    from streams.intake import Rejected, parse_post
+    from streams.scoring import Scorer
+
+    settings = _settings()
+    scorer = Scorer(_watch(settings, args.config))
+    now = datetime.now(UTC)
+    for number, line in enumerate(sys.stdin.buffer, 1):
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith(b"{"):
+            post = parse_post(line, now)
+        else:
+            post = Post(source=Source.REPLAY, source_id=f"stdin-{number}", created_at=now,
+                        text=line.decode("utf-8", "replace"), author=Author(id="stdin", handle="stdin"))
+        if isinstance(post, Rejected):
+            print(f"line {number}: rejected: {post.reason}", file=sys.stderr)
+            continue
+        scored = scorer.score(post, Evidence(raw_partition=0, raw_offset=number - 1, raw_timestamp_ms=0))
+        if not scored:
+            print(f"line {number}: matches no watched brand", file=sys.stderr)
+        for record in scored:
+            sys.stdout.buffer.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
+    sys.stdout.flush()
+
+
+# -- sources -------------------------------------------------------------------------------------------
+
+
+def cmd_replay(args: argparse.Namespace) -> None:
+    from streams.sources.producer import PostProducer
+    from streams.sources.replay import CsvMapping, play, read_posts, timeline
+
+    settings = _settings()
+    mapping = CsvMapping.parse(args.columns) if args.columns else None
+    posts = read_posts(Path(args.file), mapping)
+    if args.limit:
+        posts = posts[: args.limit]
+    with PostProducer(settings) as producer:
+        sent = play(timeline(posts, args.speed, args.keep_time, datetime.now(UTC)), producer.send)
+    print(f"replay: sent {sent} posts from {args.file} to {producer.topic}")
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from streams.sources.producer import PostProducer
+    from streams.sources.replay import play
+    from streams.sources.synth import Incident, SynthSource
+
+    settings = _settings()
+    incident = None if args.no_incident else Incident(at_minute=args.incident_at, minutes=args.incident_minutes)
+    source = SynthSource(_watch(settings, args.config), rate=args.rate, seed=args.seed, incident=incident)
+    print(f"synth: {args.rate} posts/s"
+          + (f", incident at minute {args.incident_at} for {args.incident_minutes} min" if incident else ""),
+          flush=True)
+    with PostProducer(settings) as producer:
+        schedule = source.schedule(datetime.now(UTC), args.limit)
+        if args.fast:
+            schedule = ((0.0, post) for _, post in schedule)
+        sent = play(schedule, producer.send)
+    print(f"synth: sent {sent} posts")
+
+
+# -- dashboard, whole stack, benchmark ----------------------------------------------------------------
+
+
+def cmd_dashboard(args: argparse.Namespace) -> None:
+    from dashboards.app import run
+
+    settings = _settings()
+    print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/", flush=True)
+    run(settings)
+
+
+def _wait_forever(processes: list[subprocess.Popen]) -> None:
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from streams.stack import Stack
+
+    settings = _settings()
+    _watch(settings)  # fail before starting anything
+    stack = Stack(settings, synth_rate=args.rate)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        print(f"\n  lytte is up: open {stack.dashboard_url}\n  (logs in {stack.logs}; Ctrl-C stops everything)\n",
+              flush=True)
+        stack.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from streams.bench import run_bench
+
+    run_bench(_settings(), n=args.n)
+
+
+def cmd_schemas(args: argparse.Namespace) -> None:
+    from schemas.json_schema import check_files, write_files
+
+    if args.action == "write":
+        for path in write_files():
+            print(path)
+    else:
+        stale = check_files()
+        if stale:
+            raise UsageError(f"JSON Schema files differ from the models: {', '.join(stale)} (run lytte schemas write)")
+        print("schemas: up to date")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lytte", description="a self-hosted social media command center")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="run the whole stack: Kafka and Redis (unless configured), worker, dashboard, synth")
+    p.add_argument("--rate", type=float, default=8.0, help="synth posts per second (default 8)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("worker", help="run a stream worker (score + aggregate agents)")
+    p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("dashboard", help="run the Dash command center")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("score", help="score posts from stdin (JSON Lines or plain text) to stdout, no broker")
+    p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")
+    p.set_defaults(func=cmd_score)
+
+    ingest = sub.add_parser("ingest", help="run a source").add_subparsers(dest="source", required=True)
+    p = ingest.add_parser("replay", help="replay a JSON Lines (Post schema) or CSV file")
+    p.add_argument("file")
+    p.add_argument("--speed", type=float, default=0.0, help="divide the original gaps by this; 0 = as fast as possible")
+    p.add_argument("--keep-time", action="store_true", help="keep recorded timestamps instead of starting now")
+    p.add_argument("--columns", help="CSV mapping FIELD=COLUMN,... (default: the airline tweets' columns)")
+    p.add_argument("--limit", type=int, help="send at most this many posts")
+    p.set_defaults(func=cmd_replay)
+    p = ingest.add_parser("synth", help="generate realistic posts with a scripted incident")
+    p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")
+    p.add_argument("--rate", type=float, default=8.0, help="posts per second (default 8)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--incident-at", type=float, default=3.0, help="minute the negative surge starts (default 3)")
+    p.add_argument("--incident-minutes", type=float, default=5.0)
+    p.add_argument("--no-incident", action="store_true")
+    p.add_argument("--limit", type=int, help="stop after this many posts")
+    p.add_argument("--fast", action="store_true", help="send as fast as possible (timestamps stay spaced)")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("kafka", help="the local Kafka broker")
+    p.add_argument("action", choices=["fetch", "start"])
+    p.set_defaults(func=cmd_kafka)
+    p = sub.add_parser("redis", help="the local redis-server")
+    p.add_argument("action", choices=["start"])
+    p.set_defaults(func=cmd_redis)
+    p = sub.add_parser("topics", help="create or list lytte's Kafka topics")
+    p.add_argument("action", choices=["create", "list"])
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("bench", help="end-to-end benchmark against real Kafka and Redis")
+    p.add_argument("-n", type=int, default=100_000, help="posts (default 100,000)")
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("schemas", help="write or check the JSON Schema files")
+    p.add_argument("action", choices=["write", "check"])
+    p.set_defaults(func=cmd_schemas)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UsageError, WatchConfigError, ServiceError) as exc:
+        print(f"lytte: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,73 @@
+"""Turning raw bytes from `posts.raw` into a Post, or into the reason it cannot be one.
+
+Pure: the clock is a parameter, so the same bytes give the same answer in live processing and in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.records import Post, Source
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_record_bytes: int = 256 * 1024
+    max_text_chars: int = 25_000
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+_SOURCES = ", ".join(s.value for s in Source)
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(record)"
+    if err["type"] == "missing":
+        return f"missing field {field}"
+    if field == "source" and err["type"] == "enum":
+        return f"unknown source {err['input']!r} (known: {_SOURCES})"
+    return f"invalid field {field}: {err['msg']}"
+
+
+def parse_post(raw: bytes, now: datetime, limits: Limits = Limits()) -> Post | Rejected:
+    """Decode and check one raw record.
+
+    Scenario: a well-formed Post JSON created a minute ago -> that Post. The same with `"source": "myspace"`
+    -> Rejected("unknown source 'myspace' (known: ...)"); bytes `b"\\xff{"` -> Rejected("invalid UTF-8 ...");
+    a post dated tomorrow -> Rejected("created_at ... in the future ...").
+    """
+    if len(raw) > limits.max_record_bytes:
+        return Rejected(f"record of {len(raw)} bytes is over the {limits.max_record_bytes}-byte limit")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected(f"invalid UTF-8 at byte {exc.start}")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejected(f"invalid JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejected(f"expected a JSON object, got {type(data).__name__}")
+    text = data.get("text")
+    if isinstance(text, str) and len(text) > limits.max_text_chars:
+        return Rejected(f"text of {len(text)} characters is over the {limits.max_text_chars}-character limit")
+    try:
+        post = Post.model_validate(data)
+    except ValidationError as exc:
+        return Rejected(_describe(exc))
+    if post.created_at > now + limits.max_future_skew:
+        return Rejected(f"created_at {post.created_at.isoformat()} is in the future (now {now.isoformat()})")
+    if post.created_at < now - limits.max_age:
+        return Rejected(f"created_at {post.created_at.isoformat()} is older than {limits.max_age}")
+    return post

@@ -1,0 +1,43 @@
+"""Publishing Posts to `posts.raw` with kafka-python."""
+
+from __future__ import annotations
+
+from kafka import KafkaProducer
+
+from schemas.records import Post
+from schemas.settings import Settings
+from schemas.topics import Topic
+
+
+class PostProducer:
+    def __init__(self, settings: Settings) -> None:
+        self.topic = Topic.POSTS_RAW.name(settings.topic_prefix)
+        self._producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap,
+            client_id="lytte-source",
+            acks="all",
+            linger_ms=5,
+            batch_size=256 * 1024,
+            compression_type=None,
+        )
+        self.sent = 0
+
+    def send(self, post: Post) -> None:
+        self.send_raw(post.id.encode(), post.model_dump_json().encode())
+
+    def send_raw(self, key: bytes | None, value: bytes) -> None:
+        self._producer.send(self.topic, key=key, value=value)
+        self.sent += 1
+
+    def flush(self) -> None:
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.flush()
+        self._producer.close()
+
+    def __enter__(self) -> PostProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
