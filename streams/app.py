@@ -33,6 +33,7 @@ from streams.aggregate import (
     step,
 )
 from streams.counters import PartitionCounters, count
+from streams.durable_table import save
 from streams.intake import Limits, Rejected, parse_post
 from streams.redis_sink import RedisSink
 from streams.scoring import Scorer
@@ -126,7 +127,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
             previous = PartitionCounters.model_validate(counters_table.get(key) or {})
             counters, counted = count(previous, msg.offset, outcome, len(scored))
             if counted:
-                counters_table[key] = counters.model_dump()
+                await save(counters_table, key, counters.model_dump(), msg.partition)
             await sink.write_counters(msg.partition, counters)
 
     @app.agent(scored_topic)
@@ -145,10 +146,10 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 akey = author_key(key, scored)
                 new_author = is_new_author(authors_table.get(akey), scored)
                 if new_author:
-                    authors_table[akey] = author_entry(scored)
+                    await save(authors_table, akey, author_entry(scored), event.message.partition)
             state, applied = step(state, scored, new_author, settings.top_posts_per_bucket)
             if applied:
-                buckets_table[key] = state.model_dump(mode="json")
+                await save(buckets_table, key, state.model_dump(mode="json"), event.message.partition)
             await metrics_topic.send(key=scored.brand.encode(), value=state.metrics.model_dump_json().encode())
             await sink.write_bucket(state.metrics, scored)
 

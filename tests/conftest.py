@@ -1,0 +1,5 @@
+pytest_plugins = [
+    "tests.fixtures.factories",
+    "tests.fixtures.services",
+    "tests.fixtures.workers",
+]
