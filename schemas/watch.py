@@ -137,6 +137,15 @@ def parse_watch_config(text: str, source: str = "<string>") -> WatchConfig:
         loader.dispose()
     if not isinstance(data, dict):
         raise WatchConfigError(f"{source}:1: the file must be a mapping with a 'brands' list")
+    seen: set[object] = set()
+    for section in ("brands", "competitors"):
+        items = data.get(section)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if ident is not None and ident in seen:
+                line = _line_of((section, i, "id"), data, loader.lines)
+                raise WatchConfigError(f"{source}:{line or 1}: {section}.{i}.id: id {ident!r} is used twice")
+            seen.add(ident)
     try:
         return WatchConfig.model_validate(data)
     except ValidationError as exc:

@@ -37,7 +37,7 @@ def bucket_start(created_at: datetime) -> datetime:
 
 
 def bucket_key(brand: str, start: datetime) -> str:
-    """("nordair", 10:42Z) -> "nordair|1795862520": the table key, one per brand and minute."""
+    """("nordair", 10:42Z) -> "nordair|1795516920": the table key, one per brand and minute."""
     return f"{brand}|{int(start.timestamp())}"
 
 
@@ -73,7 +73,7 @@ def _top_posts(current: tuple[TopPost, ...], event: ScoredPost, keep: int) -> tu
 
 
 def author_key(bucket: str, event: ScoredPost) -> str:
-    """("nordair|1795862520", post by author "42") -> "nordair|1795862520|42"."""
+    """("nordair|1795516920", post by author "42") -> "nordair|1795516920|42"."""
     return f"{bucket}|{event.post.author.id}"
 
 

@@ -1,0 +1,27 @@
+from collections import Counter
+from datetime import UTC, datetime
+
+from streams.matching import Matcher
+from streams.sources.synth import Incident, SynthSource
+
+START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def test_synth_posts_mention_watched_brands_and_rarely_repeat(watch_config):
+    posts = [p for _, p in SynthSource(watch_config, rate=50, incident=None).schedule(START, 5000)]
+    matcher = Matcher(watch_config)
+    matched = sum(1 for p in posts if matcher.brands(p.text))
+    assert 0.8 < matched / len(posts) < 0.97  # some background chatter, counted as unmatched
+    assert len({p.text for p in posts}) / len(posts) > 0.9
+    assert len({p.id for p in posts}) == len(posts)
+
+
+def test_the_incident_is_a_negative_surge_with_a_key_person(watch_config):
+    source = SynthSource(watch_config, rate=5, seed=3, incident=Incident(at_minute=2, minutes=2, surge_factor=4))
+    schedule = list(source.schedule(START, 3000))
+    per_minute = Counter(int(t // 60) for t, _ in schedule)
+    assert per_minute[2] > 3 * per_minute[1]
+    during = [p for t, p in schedule if 120 <= t < 240]
+    person = watch_config.key_people[0].handle
+    assert any(p.author.handle == person or f"@{person}" in p.text for p in during)
+    assert not any(p.author.handle == person for t, p in schedule if t < 120)

@@ -1,0 +1,54 @@
+from datetime import UTC, datetime
+
+from schemas.records import Author, PostKind
+from streams.aggregate import author_entry, bucket_key, bucket_start, is_new_author, step
+
+
+def test_bucket_start_floors_to_the_minute():
+    assert bucket_start(datetime(2026, 11, 24, 10, 42, 59, 900000, tzinfo=UTC)) == datetime(2026, 11, 24, 10, 42,
+                                                                                             tzinfo=UTC)
+    assert bucket_key("nordair", datetime(2026, 11, 24, 10, 42, tzinfo=UTC)) == "nordair|1795516920"
+
+
+def test_step_counts_every_dimension(scored_factory):
+    a = Author(id="1", handle="a", followers=1200)
+    s, applied = step(None, scored_factory(compound=-0.6, author=a), new_author=True)
+    assert applied
+    m = s.metrics
+    assert (m.posts, m.originals, m.negative, m.reach, m.unique_authors) == (1, 1, 1, 1200, 1)
+    s, _ = step(s, scored_factory(compound=0.5, kind=PostKind.REPOST, referenced_id="x:1", author=a),
+                new_author=False)
+    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.REPLY, followers=10), new_author=True)
+    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.QUOTE, followers=5), new_author=True)
+    m = s.metrics
+    assert (m.posts, m.originals, m.reposts, m.replies, m.quotes) == (4, 1, 1, 1, 1)
+    assert (m.positive, m.neutral, m.negative) == (1, 2, 1)
+    assert m.reach == 1200 + 1200 + 10 + 5
+    assert m.unique_authors == 3
+    assert round(m.mean_compound, 3) == round(-0.1 / 4, 3)
+    assert m.net_sentiment == 0.0
+
+
+def test_step_skips_what_it_has_already_applied(scored_factory):
+    first = scored_factory(partition=2, offset=10)
+    s, _ = step(None, first, new_author=True)
+    again, applied = step(s, first, new_author=True)
+    assert not applied and again == s
+    older, applied = step(s, scored_factory(partition=2, offset=9), new_author=True)
+    assert not applied and older == s
+    other_partition, applied = step(s, scored_factory(partition=1, offset=3), new_author=True)
+    assert applied and other_partition.metrics.posts == 2
+
+
+def test_top_posts_keep_the_highest_reach(scored_factory):
+    s = None
+    for followers in [5, 500, 50, 5000, 1]:
+        s, _ = step(s, scored_factory(followers=followers), new_author=True, top_posts=3)
+    assert [t.reach for t in s.metrics.top_posts] == [5000, 500, 50]
+
+
+def test_author_entries_survive_a_crash_between_writes(scored_factory):
+    event = scored_factory(partition=1, offset=7)
+    assert is_new_author(None, event)
+    assert is_new_author(author_entry(event), event)  # written by this post before a crash
+    assert not is_new_author([1, 3], event)
