@@ -6,7 +6,7 @@ import time
 
 import dash
 import orjson
-from dash import Dash, dcc, html
+from dash import Dash, html
 from flask import Response
 
 from dashboards import live

@@ -65,7 +65,7 @@ def volume_figure(buckets: list[BucketMetrics], now: datetime) -> go.Figure:
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font=dict(color="#c9d1d9", size=11),
-        xaxis=dict(range=[now - timedelta(minutes=60), now], showgrid=False),
+        xaxis=dict(range=[now - timedelta(minutes=60), now], showgrid=False, tickformat="%H:%M", nticks=7),
         yaxis=dict(showgrid=False, rangemode="tozero"),
         transition={"duration": 0},
     )

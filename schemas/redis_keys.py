@@ -10,7 +10,7 @@ Layout under a prefix (default `lytte`):
 | `{p}:brand:{brand}:latest` | sorted set | latest post JSON scored by created_at; newest M kept |
 | `{p}:counters` | hash | `<counter>:<partition>` -> count; totals are sums over partitions |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
-| `{p}:changes` | pub/sub channel | one JSON message per write: brand, bucket, raw_timestamp_ms, written_ms |
+| `{p}:changes` | pub/sub channel | per written batch and brand: brand, buckets, raw_timestamps_ms, written_ms |
 
 Everything here is derived from Kafka and can be rebuilt by replaying the log.
 """

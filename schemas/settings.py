@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_home: Path | None = Field(default=None, description="an unpacked Kafka distribution to use")
-    redis_port: int = 6379
+    redis_port: int = Field(default=6390, description="port of the embedded Redis (not 6379, often taken)")
 
     # processing
     max_text_chars: int = Field(default=25_000, ge=1)

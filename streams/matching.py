@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from schemas.watch import KeyPerson, Watched, WatchConfig
+from schemas.watch import KeyPerson, WatchConfig, Watched
 
 # A term starts where no word character, @ or # precedes it, and ends where no word character follows.
 # "@united" is a handle mention, so a bare name must not match inside a handle or hashtag either.

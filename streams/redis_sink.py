@@ -14,8 +14,7 @@ from schemas.settings import Settings
 from schemas.watch import WatchConfig
 from streams.counters import PartitionCounters
 
-# One round trip per write: the bucket, its index (trimmed to the newest N buckets), the latest posts
-# (trimmed to the newest M), the staleness stamp, and the change notification.
+# A bucket and its index, trimmed to the newest N buckets, in one atomic step.
 _WRITE_BUCKET = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
@@ -24,12 +23,6 @@ if excess > 0 then
   local old = redis.call('ZPOPMIN', KEYS[2], excess)
   for i = 1, #old, 2 do redis.call('HDEL', KEYS[1], old[i]) end
 end
-if ARGV[4] ~= '' then
-  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[6]) + 1))
-end
-redis.call('SET', KEYS[4], ARGV[9])
-redis.call('PUBLISH', ARGV[7], ARGV[8])
 """
 
 
@@ -68,36 +61,48 @@ class RedisSink:
         self._redis = client or connect(settings)
         self._write_bucket = self._redis.register_script(_WRITE_BUCKET)
 
-    async def write_bucket(self, metrics: BucketMetrics, event: ScoredPost) -> None:
-        brand = metrics.brand
-        epoch = int(metrics.bucket_start.timestamp())
+    async def write_view(self, buckets: list[BucketMetrics], posts: list[ScoredPost]) -> None:
+        """Write a batch in one round trip: the buckets it changed (latest state each), its posts into the
+        latest-posts lists, the staleness stamp, and one change notice per brand. The notice carries the
+        Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis latency."""
+        if not buckets and not posts:
+            return
         now_ms = int(time.time() * 1000)
-        notice = orjson.dumps(
-            {
+        keep_posts = self._settings.redis_posts_kept
+        pipe = self._redis.pipeline(transaction=False)
+        for metrics in buckets:
+            brand = metrics.brand
+            await self._write_bucket(
+                keys=[self.keys.buckets(brand), self.keys.bucket_index(brand)],
+                args=[int(metrics.bucket_start.timestamp()), metrics.model_dump_json(), self._settings.redis_buckets_kept],
+                client=pipe,
+            )
+        by_brand: dict[str, list[ScoredPost]] = {}
+        for event in posts:
+            by_brand.setdefault(event.brand, []).append(event)
+        for brand, events in by_brand.items():
+            latest = self.keys.latest(brand)
+            pipe.zadd(latest, {display_post(e): e.post.created_at.timestamp() for e in events})
+            pipe.zremrangebyrank(latest, 0, -(keep_posts + 1))
+        pipe.set(self.keys.updated, now_ms)
+        for brand in sorted({m.brand for m in buckets} | set(by_brand)):
+            notice = {
                 "brand": brand,
-                "bucket": epoch,
-                "raw_timestamp_ms": event.evidence.raw_timestamp_ms,
+                "buckets": sorted({int(m.bucket_start.timestamp()) for m in buckets if m.brand == brand}),
+                "raw_timestamps_ms": [e.evidence.raw_timestamp_ms for e in by_brand.get(brand, [])],
                 "written_ms": now_ms,
             }
-        )
-        await self._write_bucket(
-            keys=[self.keys.buckets(brand), self.keys.bucket_index(brand), self.keys.latest(brand), self.keys.updated],
-            args=[
-                epoch,
-                metrics.model_dump_json(),
-                self._settings.redis_buckets_kept,
-                display_post(event),
-                event.post.created_at.timestamp(),
-                self._settings.redis_posts_kept,
-                self.keys.changes,
-                notice,
-                now_ms,
-            ],
-        )
+            pipe.publish(self.keys.changes, orjson.dumps(notice))
+        await pipe.execute()
 
-    async def write_counters(self, partition: int, counters: PartitionCounters) -> None:
-        fields = {counter_field(name, partition): value for name, value in counters.as_fields().items()}
-        await self._redis.hset(self.keys.counters, mapping=fields)
+    async def write_counters(self, counters: dict[int, PartitionCounters]) -> None:
+        fields = {
+            counter_field(name, partition): value
+            for partition, c in counters.items()
+            for name, value in c.as_fields().items()
+        }
+        if fields:
+            await self._redis.hset(self.keys.counters, mapping=fields)
 
     async def write_watch(self, config: WatchConfig) -> None:
         await self._redis.set(self.keys.watch, config.model_dump_json())

@@ -2,4 +2,5 @@ pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.services",
     "tests.fixtures.workers",
+    "tests.fixtures.browser",
 ]

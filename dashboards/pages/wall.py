@@ -12,8 +12,6 @@ from dashboards import ids, live
 from dashboards.data import BrandView, WallView
 from dashboards.figures import summarize, volume_figure
 
-dash.register_page(__name__, path="/", title="lytte — wall", name="Wall")
-
 STALE_AFTER_S = 120
 
 
@@ -89,6 +87,7 @@ layout = html.Div(
     ],
     className="wall",
 )
+dash.register_page(__name__, path="/", title="lytte — wall", name="Wall", layout=layout)
 
 
 @callback(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from schemas.records import Author, Engagement, Post, PostKind, Source
-from schemas.watch import Watched, WatchConfig
+from schemas.watch import WatchConfig, Watched
 
 _OPENERS = ["", "Ok so", "Honestly,", "Just now:", "PSA:", "Wow.", "Update:", "Not gonna lie,", "Hey", "So",
             "Day 2 and", "Quick one:", "Again?!", "Friendly reminder:", "Lol"]

@@ -12,8 +12,8 @@ def test_bare_faust_variables_change_nothing(monkeypatch):
     monkeypatch.setenv("BROKER_URL", "kafka://evil:9092")
     monkeypatch.setenv("APP_STORE", "rocksdb://")
     monkeypatch.setenv("APP_ENV_PREFIX", "")
-    from streams.app import create_app
     from schemas.watch import load_watch_config
+    from streams.app import create_app
 
     app = create_app(Settings(kafka_bootstrap="127.0.0.1:1"), load_watch_config("config/watch.yaml"))
     assert [str(u) for u in app.conf.broker] == ["kafka://127.0.0.1:1"]
