@@ -32,5 +32,8 @@ def write_files() -> list[Path]:
 
 def check_files() -> list[str]:
     """Names of schema files that are missing or differ from the models."""
-    return [name for name, text in rendered().items()
-            if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text]
+    return [
+        name
+        for name, text in rendered().items()
+        if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text
+    ]

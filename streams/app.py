@@ -177,7 +177,9 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 if key in changed:
                     await save(buckets_table, key, state.model_dump(mode="json"), partition)
                 # sent even when unchanged: a record lost in a crash before the last commit is sent again
-                await metrics_topic.send(key=state.metrics.brand.encode(), value=state.metrics.model_dump_json().encode())
+                await metrics_topic.send(
+                    key=state.metrics.brand.encode(), value=state.metrics.model_dump_json().encode()
+                )
             await sink.write_view([state.metrics for state, _ in touched.values()], posts)
 
     app.lytte_sink = sink  # type: ignore[attr-defined]

@@ -98,8 +98,9 @@ def run_bench(settings: Settings, n: int = 100_000) -> None:
             server.start()
             started.append(server)
             settings = settings.model_copy(update={"redis_url": server.url})
-        settings = settings.model_copy(update={"topic_prefix": f"bench{run}", "app_id": f"bench{run}",
-                                               "redis_prefix": f"bench{run}"})
+        settings = settings.model_copy(
+            update={"topic_prefix": f"bench{run}", "app_id": f"bench{run}", "redis_prefix": f"bench{run}"}
+        )
         _bench(settings, watch, n, home)
     finally:
         for service in reversed(started):
@@ -133,8 +134,9 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
     for name, value in settings.model_dump(exclude_none=True).items():
         env[f"LYTTE_{name.upper()}"] = str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
     log = (home / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     client = redis.Redis.from_url(settings.redis)
     keys = RedisKeys(settings.redis_prefix)
     latencies = _Latencies(client, keys.changes)
@@ -169,5 +171,8 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
     p50 = statistics.median(samples) if samples else float("nan")
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] if samples else float("nan")
     print(f"bench: counters {totals}; {len(samples):,} latency samples; e2e {e2e_s:.1f} s", flush=True)
-    print(f"bench: e2e_posts_per_s={e2e_rate:.0f} vader_posts_per_s={vader_rate:.0f} ratio={e2e_rate / vader_rate:.3f} "
-          f"p50_ms={p50:.0f} p99_ms={p99:.0f} rss_mb={rss:.0f}", flush=True)
+    print(
+        f"bench: e2e_posts_per_s={e2e_rate:.0f} vader_posts_per_s={vader_rate:.0f} ratio={e2e_rate / vader_rate:.3f} "
+        f"p50_ms={p50:.0f} p99_ms={p99:.0f} rss_mb={rss:.0f}",
+        flush=True,
+    )

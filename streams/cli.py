@@ -45,8 +45,13 @@ def cmd_kafka(args: argparse.Namespace) -> None:
     if args.action == "fetch":
         print(fetch_jars(settings.cache_dir))
         return
-    broker = KafkaBroker(settings.home / "kafka", settings.kafka_port, settings.kafka_controller_port,
-                         settings.cache_dir, settings.kafka_home)
+    broker = KafkaBroker(
+        settings.home / "kafka",
+        settings.kafka_port,
+        settings.kafka_controller_port,
+        settings.cache_dir,
+        settings.kafka_home,
+    )
     broker.start()
     print(f"kafka: {broker.bootstrap} (log: {broker.log_file}); Ctrl-C stops it", flush=True)
     _wait_forever([broker.process])
@@ -113,8 +118,13 @@ def cmd_score(args: argparse.Namespace) -> None:
         if line.lstrip().startswith(b"{"):
             post = parse_post(line, now)
         else:
-            post = Post(source=Source.REPLAY, source_id=f"stdin-{number}", created_at=now,
-                        text=line.decode("utf-8", "replace"), author=Author(id="stdin", handle="stdin"))
+            post = Post(
+                source=Source.REPLAY,
+                source_id=f"stdin-{number}",
+                created_at=now,
+                text=line.decode("utf-8", "replace"),
+                author=Author(id="stdin", handle="stdin"),
+            )
         if isinstance(post, Rejected):
             print(f"line {number}: rejected: {post.reason}", file=sys.stderr)
             continue
@@ -151,9 +161,11 @@ def cmd_synth(args: argparse.Namespace) -> None:
     settings = _settings()
     incident = None if args.no_incident else Incident(at_minute=args.incident_at, minutes=args.incident_minutes)
     source = SynthSource(_watch(settings, args.config), rate=args.rate, seed=args.seed, incident=incident)
-    print(f"synth: {args.rate} posts/s"
-          + (f", incident at minute {args.incident_at} for {args.incident_minutes} min" if incident else ""),
-          flush=True)
+    print(
+        f"synth: {args.rate} posts/s"
+        + (f", incident at minute {args.incident_at} for {args.incident_minutes} min" if incident else ""),
+        flush=True,
+    )
     with PostProducer(settings) as producer:
         schedule = source.schedule(datetime.now(UTC), args.limit)
         if args.fast:
@@ -190,8 +202,10 @@ def cmd_up(args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start()
-        print(f"\n  lytte is up: open {stack.dashboard_url}\n  (logs in {stack.logs}; Ctrl-C stops everything)\n",
-              flush=True)
+        print(
+            f"\n  lytte is up: open {stack.dashboard_url}\n  (logs in {stack.logs}; Ctrl-C stops everything)\n",
+            flush=True,
+        )
         stack.wait()
     except KeyboardInterrupt:
         pass

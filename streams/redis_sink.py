@@ -74,7 +74,11 @@ class RedisSink:
             brand = metrics.brand
             await self._write_bucket(
                 keys=[self.keys.buckets(brand), self.keys.bucket_index(brand)],
-                args=[int(metrics.bucket_start.timestamp()), metrics.model_dump_json(), self._settings.redis_buckets_kept],
+                args=[
+                    int(metrics.bucket_start.timestamp()),
+                    metrics.model_dump_json(),
+                    self._settings.redis_buckets_kept,
+                ],
                 client=pipe,
             )
         by_brand: dict[str, list[ScoredPost]] = {}

@@ -38,8 +38,9 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         if s.kafka_bootstrap is None:
             self._say("starting a local Kafka (first run fetches the jars from Maven Central)")
-            self.broker = KafkaBroker(s.home / "kafka", s.kafka_port, s.kafka_controller_port, s.cache_dir,
-                                      s.kafka_home)
+            self.broker = KafkaBroker(
+                s.home / "kafka", s.kafka_port, s.kafka_controller_port, s.cache_dir, s.kafka_home
+            )
             self.broker.start()
             self.env["LYTTE_KAFKA_BOOTSTRAP"] = self.broker.bootstrap
         self._say(f"Kafka at {self.env.get('LYTTE_KAFKA_BOOTSTRAP', s.bootstrap)}")
@@ -51,8 +52,9 @@ class Stack:
         create_topics(Settings(kafka_bootstrap=self.env.get("LYTTE_KAFKA_BOOTSTRAP", s.bootstrap)))
         self._spawn("worker", ["worker"])
         self._spawn("dashboard", ["dashboard"])
-        wait_for(self._dashboard_answers, 60, "the dashboard", self.children[-1][1],
-                 f" (log: {self.logs / 'dashboard.log'})")
+        wait_for(
+            self._dashboard_answers, 60, "the dashboard", self.children[-1][1], f" (log: {self.logs / 'dashboard.log'})"
+        )
         self._spawn("synth", ["ingest", "synth", "--rate", str(self.synth_rate)])
 
     def _dashboard_answers(self) -> bool:
@@ -64,8 +66,13 @@ class Stack:
 
     def _spawn(self, name: str, args: list[str]) -> None:
         log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.children.append((name, proc))
         self._say(f"{name} started (pid {proc.pid}, log {self.logs / (name + '.log')})")
 
@@ -77,12 +84,10 @@ class Stack:
             time.sleep(1)
 
     def stop(self) -> None:
-        for name, proc in reversed(self.children):
+        for _, proc in reversed(self.children):
             stop(proc)
         if self.redis:
             self.redis.stop()
         if self.broker:
             self.broker.stop()
         self._say("stopped")
-
-

@@ -14,8 +14,12 @@ from schemas.topics import Topic
 def topic_specs(settings: Settings) -> list[NewTopic]:
     retention_ms = str(settings.retention_hours * 3600 * 1000)
     return [
-        NewTopic(t.name(settings.topic_prefix), settings.partitions, settings.replication_factor,
-                 topic_configs={"retention.ms": retention_ms})
+        NewTopic(
+            t.name(settings.topic_prefix),
+            settings.partitions,
+            settings.replication_factor,
+            topic_configs={"retention.ms": retention_ms},
+        )
         for t in Topic
     ]
 

@@ -34,21 +34,26 @@ def _tile(brand: BrandView, now: datetime) -> html.Div:
     return html.Div(
         [
             html.Div(
-                [html.H2(brand.name, className="tile-name"),
-                 html.Span("competitor" if brand.role == "competitor" else "", className="tile-role")],
+                [
+                    html.H2(brand.name, className="tile-name"),
+                    html.Span("competitor" if brand.role == "competitor" else "", className="tile-role"),
+                ],
                 className="tile-head",
             ),
             html.Div(
                 [
                     html.Div([html.Span(f"{s.posts:,}", className="tile-volume"), html.Small(" posts / hour")]),
-                    html.Div([html.Span(f"{s.net_sentiment:+.0%}", className="tile-net"),
-                              html.Small(" net sentiment")]),
+                    html.Div(
+                        [html.Span(f"{s.net_sentiment:+.0%}", className="tile-net"), html.Small(" net sentiment")]
+                    ),
                 ],
                 className="tile-figures",
             ),
-            dcc.Graph(figure=volume_figure(brand.buckets, now), config={"displayModeBar": False,
-                                                                        "staticPlot": True},
-                      className="tile-graph"),
+            dcc.Graph(
+                figure=volume_figure(brand.buckets, now),
+                config={"displayModeBar": False, "staticPlot": True},
+                className="tile-graph",
+            ),
             html.Ul([_post(p) for p in brand.latest], className="tile-posts"),
         ],
         id=ids.tile(brand.id),
@@ -70,8 +75,10 @@ def _freshness(view: WallView, now: datetime) -> html.Span:
 
 def _counters(counters: dict[str, int]) -> list:
     labels = {"posts_in": "posts in", "scored": "scored", "unmatched": "unmatched", "deadlettered": "deadletter"}
-    return [html.Span([html.B(f"{counters[k]:,}"), f" {label}"], className=f"counter counter--{k}", id=f"counter-{k}")
-            for k, label in labels.items()]
+    return [
+        html.Span([html.B(f"{counters[k]:,}"), f" {label}"], className=f"counter counter--{k}", id=f"counter-{k}")
+        for k, label in labels.items()
+    ]
 
 
 layout = html.Div(
@@ -79,8 +86,7 @@ layout = html.Div(
         dcc.Store(id=ids.LIVE_TICK),
         dcc.Interval(id=ids.SLOW_TICK, interval=5_000),
         html.Header(
-            [html.H1("lytte"), html.Div(id=ids.WALL_COUNTERS, className="counters"),
-             html.Div(id=ids.WALL_FRESHNESS)],
+            [html.H1("lytte"), html.Div(id=ids.WALL_COUNTERS, className="counters"), html.Div(id=ids.WALL_FRESHNESS)],
             className="wall-header",
         ),
         html.Main(id=ids.WALL_TILES, className="tiles"),

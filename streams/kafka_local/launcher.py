@@ -27,7 +27,9 @@ def _require_java() -> str:
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
     found = re.search(r'version "(\d+)', out)
     if found and int(found.group(1)) < 17:
-        raise ServiceError(f"Java {found.group(1)} found: Kafka 4 needs Java 17+ (apt-get install openjdk-17-jre-headless)")
+        raise ServiceError(
+            f"Java {found.group(1)} found: Kafka 4 needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+        )
     return java
 
 
@@ -42,15 +44,26 @@ def fetch_jars(cache_dir: Path) -> Path:
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ServiceError("mvn not found: the Kafka jars come from Maven Central (Debian: apt-get install maven), "
-                           "or set LYTTE_KAFKA_HOME to an unpacked Kafka distribution")
+        raise ServiceError(
+            "mvn not found: the Kafka jars come from Maven Central (Debian: apt-get install maven), "
+            "or set LYTTE_KAFKA_HOME to an unpacked Kafka distribution"
+        )
     work = target.parent / "build"
     work.mkdir(parents=True, exist_ok=True)
     (work / "pom.xml").write_text((_HERE / "pom.xml").read_text())
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(work / "pom.xml"), "package", f"-Djars.dir={target}",
-         f"-Dkafka.version={KAFKA_VERSION}"],
-        capture_output=True, text=True,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(work / "pom.xml"),
+            "package",
+            f"-Djars.dir={target}",
+            f"-Dkafka.version={KAFKA_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
@@ -92,33 +105,37 @@ class KafkaBroker:
         data = self.home / "data"
         cfg = self.home / "server.properties"
         cfg.write_text(
-            "\n".join([
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={data}",
-                "num.partitions=1",
-                "auto.create.topics.enable=false",  # lytte creates every topic explicitly
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=8",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "group.initial.rebalance.delay.ms=0",
-                "",
-            ])
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={data}",
+                    "num.partitions=1",
+                    "auto.create.topics.enable=false",  # lytte creates every topic explicitly
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=8",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
         )
         return cfg
 
     def start(self, timeout: float = 90.0) -> None:
         java = _require_java()
         if port_open("127.0.0.1", self.port):
-            raise ServiceError(f"port {self.port} is taken: set LYTTE_KAFKA_PORT, or LYTTE_KAFKA_BOOTSTRAP to use that Kafka")
+            raise ServiceError(
+                f"port {self.port} is taken: set LYTTE_KAFKA_PORT, or LYTTE_KAFKA_BOOTSTRAP to use that Kafka"
+            )
         self.home.mkdir(parents=True, exist_ok=True)
         cp = classpath(self.cache_dir, self.kafka_home)
         cfg = self._config()
@@ -126,15 +143,29 @@ class KafkaBroker:
         if not (self.home / "data" / "meta.properties").exists():
             cluster = str(uuid.uuid4())
             fmt = subprocess.run(
-                [java, log4j, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", _cluster_id(cluster), "-c", str(cfg)],
-                capture_output=True, text=True,
+                [
+                    java,
+                    log4j,
+                    "-cp",
+                    cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(cluster),
+                    "-c",
+                    str(cfg),
+                ],
+                capture_output=True,
+                text=True,
             )
             if fmt.returncode != 0:
                 raise ServiceError(f"formatting Kafka storage failed: {fmt.stdout.strip()} {fmt.stderr.strip()}")
         log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             [java, f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC", log4j, "-cp", cp, "kafka.Kafka", str(cfg)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         wait_for(lambda: _answers(self.bootstrap), timeout, "Kafka", self.process, f" (log: {self.log_file})")
 

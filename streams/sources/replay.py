@@ -38,13 +38,15 @@ class CsvMapping:
 
     @classmethod
     def parse(cls, spec: str) -> CsvMapping:
-        """"text=body,created_at=ts" -> CsvMapping(text="body", created_at="ts", ...)."""
+        """ "text=body,created_at=ts" -> CsvMapping(text="body", created_at="ts", ...)."""
         values = {}
         for part in filter(None, (p.strip() for p in spec.split(","))):
             name, sep, column = part.partition("=")
             if not sep or name not in cls.__dataclass_fields__ or name == "extra":
-                raise ReplayError(f"column mapping {part!r}: expected FIELD=COLUMN with FIELD one of "
-                                  f"{', '.join(f for f in cls.__dataclass_fields__ if f != 'extra')}")
+                raise ReplayError(
+                    f"column mapping {part!r}: expected FIELD=COLUMN with FIELD one of "
+                    f"{', '.join(f for f in cls.__dataclass_fields__ if f != 'extra')}"
+                )
             values[name] = column
         return cls(**values)
 
@@ -91,9 +93,7 @@ def read_posts(path: Path, mapping: CsvMapping | None = None) -> list[Post]:
     return posts
 
 
-def timeline(
-    posts: list[Post], speed: float, keep_time: bool, start: datetime
-) -> Iterator[tuple[float, Post]]:
+def timeline(posts: list[Post], speed: float, keep_time: bool, start: datetime) -> Iterator[tuple[float, Post]]:
     """Yield (seconds after the start to send it, post), with gaps divided by `speed` (0: all at once).
 
     Scenario: posts at 10:00:00 and 10:01:00, speed 60, start 12:00:00 -> (0.0, post at 12:00:00) and

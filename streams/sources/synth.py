@@ -19,34 +19,127 @@ from datetime import datetime, timedelta
 from schemas.records import Author, Engagement, Post, PostKind, Source
 from schemas.watch import WatchConfig, Watched
 
-_OPENERS = ["", "Ok so", "Honestly,", "Just now:", "PSA:", "Wow.", "Update:", "Not gonna lie,", "Hey", "So",
-            "Day 2 and", "Quick one:", "Again?!", "Friendly reminder:", "Lol"]
-_POSITIVE = ["great service from {b} today", "{b} crew were amazing", "love the new {b} app, so smooth",
-             "{b} sorted my problem in minutes, thank you", "shoutout to {b} for the upgrade",
-             "really impressed with {b} lately", "{b} customer support is excellent",
-             "smooth and on time with {b}, well done", "best experience I've had with {b}",
-             "{b} made my day, friendly and fast"]
-_NEUTRAL = ["anyone else using {b} this week?", "{b} announced new routes for spring",
-            "checking in with {b} at terminal {n}", "{b} opening hours changed today",
-            "reading about {b} and their new plans", "switching my plan to {b} next month",
-            "what's the {b} policy on pets?", "{b} has a sale starting on the {n}th",
-            "comparing {b} prices for {place}", "saw a {b} ad in {place}"]
-_NEGATIVE = ["{b} lost my luggage again", "worst delay ever with {b}, {n} hours and counting",
-             "{b} app is down and nobody answers", "{b} cancelled my booking without telling me",
-             "terrible customer service at {b}, still waiting for a refund",
-             "{b} charged me twice, this is fraud", "never flying {b} again, awful",
-             "{b} support hung up on me after {n} minutes", "stuck at {place} because of {b}, horrible",
-             "{b} fees are a scam, hidden charges everywhere"]
-_CLOSERS = ["", "", "#travel", "#fail", "🙄", "😡", "👏", "🙏", "thoughts?", "ugh", "!!", "10/10",
-            "#customerservice", "smh", "finally"]
-_CHATTER = ["coffee first, then emails", "the match last night was unreal", "new phone who dis",
-            "rain again in {place}", "reading a great book about {place}", "traffic on the ring road is {n} km",
-            "happy friday everyone", "trying a new recipe tonight", "the city skyline at night from {place}",
-            "who else is watching the finals at {n}?"]
-_PLACES = ["Oslo", "Copenhagen", "Bergen", "Aarhus", "Stavanger", "Trondheim", "Odense", "Gate B{n}",
-           "Stockholm", "Helsinki", "Reykjavik", "the lounge", "baggage claim", "the airport", "the city centre"]
-_FIRST = ["anna", "lars", "mette", "ole", "sofie", "jonas", "ida", "emil", "nora", "mads", "freja", "henrik",
-          "kari", "thomas", "line", "erik", "maja", "peter", "sara", "kasper"]
+_OPENERS = [
+    "",
+    "Ok so",
+    "Honestly,",
+    "Just now:",
+    "PSA:",
+    "Wow.",
+    "Update:",
+    "Not gonna lie,",
+    "Hey",
+    "So",
+    "Day 2 and",
+    "Quick one:",
+    "Again?!",
+    "Friendly reminder:",
+    "Lol",
+]
+_POSITIVE = [
+    "great service from {b} today",
+    "{b} crew were amazing",
+    "love the new {b} app, so smooth",
+    "{b} sorted my problem in minutes, thank you",
+    "shoutout to {b} for the upgrade",
+    "really impressed with {b} lately",
+    "{b} customer support is excellent",
+    "smooth and on time with {b}, well done",
+    "best experience I've had with {b}",
+    "{b} made my day, friendly and fast",
+]
+_NEUTRAL = [
+    "anyone else using {b} this week?",
+    "{b} announced new routes for spring",
+    "checking in with {b} at terminal {n}",
+    "{b} opening hours changed today",
+    "reading about {b} and their new plans",
+    "switching my plan to {b} next month",
+    "what's the {b} policy on pets?",
+    "{b} has a sale starting on the {n}th",
+    "comparing {b} prices for {place}",
+    "saw a {b} ad in {place}",
+]
+_NEGATIVE = [
+    "{b} lost my luggage again",
+    "worst delay ever with {b}, {n} hours and counting",
+    "{b} app is down and nobody answers",
+    "{b} cancelled my booking without telling me",
+    "terrible customer service at {b}, still waiting for a refund",
+    "{b} charged me twice, this is fraud",
+    "never flying {b} again, awful",
+    "{b} support hung up on me after {n} minutes",
+    "stuck at {place} because of {b}, horrible",
+    "{b} fees are a scam, hidden charges everywhere",
+]
+_CLOSERS = [
+    "",
+    "",
+    "#travel",
+    "#fail",
+    "🙄",
+    "😡",
+    "👏",
+    "🙏",
+    "thoughts?",
+    "ugh",
+    "!!",
+    "10/10",
+    "#customerservice",
+    "smh",
+    "finally",
+]
+_CHATTER = [
+    "coffee first, then emails",
+    "the match last night was unreal",
+    "new phone who dis",
+    "rain again in {place}",
+    "reading a great book about {place}",
+    "traffic on the ring road is {n} km",
+    "happy friday everyone",
+    "trying a new recipe tonight",
+    "the city skyline at night from {place}",
+    "who else is watching the finals at {n}?",
+]
+_PLACES = [
+    "Oslo",
+    "Copenhagen",
+    "Bergen",
+    "Aarhus",
+    "Stavanger",
+    "Trondheim",
+    "Odense",
+    "Gate B{n}",
+    "Stockholm",
+    "Helsinki",
+    "Reykjavik",
+    "the lounge",
+    "baggage claim",
+    "the airport",
+    "the city centre",
+]
+_FIRST = [
+    "anna",
+    "lars",
+    "mette",
+    "ole",
+    "sofie",
+    "jonas",
+    "ida",
+    "emil",
+    "nora",
+    "mads",
+    "freja",
+    "henrik",
+    "kari",
+    "thomas",
+    "line",
+    "erik",
+    "maja",
+    "peter",
+    "sara",
+    "kasper",
+]
 
 
 @dataclass(frozen=True)
@@ -57,8 +150,15 @@ class Incident:
 
 
 class SynthSource:
-    def __init__(self, config: WatchConfig, rate: float = 10.0, seed: int = 1, incident: Incident | None = Incident(),
-                 authors: int = 5000, chatter_share: float = 0.1) -> None:
+    def __init__(
+        self,
+        config: WatchConfig,
+        rate: float = 10.0,
+        seed: int = 1,
+        incident: Incident | None = Incident(),
+        authors: int = 5000,
+        chatter_share: float = 0.1,
+    ) -> None:
         self.config = config
         self.rate = rate
         self.incident = incident
@@ -72,8 +172,9 @@ class SynthSource:
         rng = self._rng
         name = f"{rng.choice(_FIRST)}{rng.choice(['', '_', '.'])}{rng.randint(1, 9999)}"
         followers = int(min(5_000_000, rng.paretovariate(1.2) * 40))
-        return Author(id=f"synth-{i}", handle=name, display_name=name.title(), followers=followers,
-                      verified=followers > 100_000)
+        return Author(
+            id=f"synth-{i}", handle=name, display_name=name.title(), followers=followers, verified=followers > 100_000
+        )
 
     def _mention(self, w: Watched) -> str:
         forms = [w.name, *w.aliases, *(f"@{h}" for h in w.handles), *(f"#{t}" for t in w.hashtags)]
@@ -113,8 +214,13 @@ class SynthSource:
             people = self.config.key_people
             if people and rng.random() < 0.1:
                 person = people[0]
-                author = Author(id=f"key-{person.handle}", handle=person.handle, display_name=person.name or person.handle,
-                                followers=250_000, verified=True)
+                author = Author(
+                    id=f"key-{person.handle}",
+                    handle=person.handle,
+                    display_name=person.name or person.handle,
+                    followers=250_000,
+                    verified=True,
+                )
             elif people and rng.random() < 0.2:
                 text += f" via @{people[0].handle}"
         elif rng.random() < self.chatter_share:

@@ -22,8 +22,7 @@ def tile_posts(driver, brand: str) -> int | None:
     return int(found[0].get_attribute("data-posts")) if found else None
 
 
-def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spawn, chrome, watch_config,
-                                                post_factory):
+def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spawn, chrome, watch_config, post_factory):
     settings = services_settings.model_copy(update={"dashboard_port": free_port()})
     worker = spawn(settings, "worker")
     dashboard = spawn(settings, "dashboard", name="dashboard")
@@ -44,8 +43,11 @@ def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spa
     assert time.monotonic() - pushed_at < 5, "the wall changed only through the slow refresh, not the push"
 
     # Post text is text: the page must not have turned any of it into elements.
-    wait_until(lambda: "<b>bold</b>" in chrome.find_element(By.ID, ids.tile("nordair")).text, 10,
-               "the hostile post shown as text")
+    wait_until(
+        lambda: "<b>bold</b>" in chrome.find_element(By.ID, ids.tile("nordair")).text,
+        10,
+        "the hostile post shown as text",
+    )
     assert chrome.find_elements(By.CSS_SELECTOR, ".post-text *") == []
     assert chrome.title != "1"
     assert console_errors(chrome) == []

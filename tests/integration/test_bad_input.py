@@ -40,8 +40,10 @@ def bad_records() -> dict[str, tuple[bytes, str]]:
         "invalid json": (b'{"source": "x", ', "invalid JSON"),
         "not an object": (b"[1, 2, 3]", "expected a JSON object"),
         "missing field": (orjson.dumps(missing), "missing field author"),
-        "mistyped field": (_bytes(author={"id": "42", "handle": "x", "followers": "many"}),
-                           "invalid field author.followers"),
+        "mistyped field": (
+            _bytes(author={"id": "42", "handle": "x", "followers": "many"}),
+            "invalid field author.followers",
+        ),
         "text too long": (_bytes(text="a" * 25_001), "over the 25000-character limit"),
         "record too large": (_bytes(text="a" * 300_000), "-byte limit"),
         "invalid utf-8": (b'{"text": "caf\xe9"}', "invalid UTF-8"),
@@ -52,9 +54,7 @@ def bad_records() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def test_bad_records_are_deadlettered_with_reasons_and_the_worker_keeps_going(
-    services_settings, spawn, redis_client
-):
+def test_bad_records_are_deadlettered_with_reasons_and_the_worker_keeps_going(services_settings, spawn, redis_client):
     settings = services_settings
     cases = bad_records()
     worker = spawn(settings, "worker")

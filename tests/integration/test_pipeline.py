@@ -48,8 +48,12 @@ def test_posts_become_exact_bucket_counts_in_redis_and_metrics(services_settings
     produce(settings, posts)
 
     wait_until(lambda: counters(redis_client, settings)["posts_in"] == len(posts), 120, "all posts counted", worker)
-    wait_until(lambda: redis_bucket_counts(redis_client, settings, brands) == dict(expected), 60,
-               "Redis buckets equal to the posts produced", worker)
+    wait_until(
+        lambda: redis_bucket_counts(redis_client, settings, brands) == dict(expected),
+        60,
+        "Redis buckets equal to the posts produced",
+        worker,
+    )
 
     totals = counters(redis_client, settings)
     assert totals["scored"] == sum(expected.values())

@@ -5,8 +5,9 @@ from streams.aggregate import author_entry, bucket_key, bucket_start, is_new_aut
 
 
 def test_bucket_start_floors_to_the_minute():
-    assert bucket_start(datetime(2026, 11, 24, 10, 42, 59, 900000, tzinfo=UTC)) == datetime(2026, 11, 24, 10, 42,
-                                                                                             tzinfo=UTC)
+    assert bucket_start(datetime(2026, 11, 24, 10, 42, 59, 900000, tzinfo=UTC)) == datetime(
+        2026, 11, 24, 10, 42, tzinfo=UTC
+    )
     assert bucket_key("nordair", datetime(2026, 11, 24, 10, 42, tzinfo=UTC)) == "nordair|1795516920"
 
 
@@ -16,8 +17,7 @@ def test_step_counts_every_dimension(scored_factory):
     assert applied
     m = s.metrics
     assert (m.posts, m.originals, m.negative, m.reach, m.unique_authors) == (1, 1, 1, 1200, 1)
-    s, _ = step(s, scored_factory(compound=0.5, kind=PostKind.REPOST, referenced_id="x:1", author=a),
-                new_author=False)
+    s, _ = step(s, scored_factory(compound=0.5, kind=PostKind.REPOST, referenced_id="x:1", author=a), new_author=False)
     s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.REPLY, followers=10), new_author=True)
     s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.QUOTE, followers=5), new_author=True)
     m = s.metrics

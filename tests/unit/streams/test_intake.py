@@ -9,8 +9,13 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def raw(**overrides) -> bytes:
-    data = {"source": "mastodon", "source_id": "1", "created_at": "2026-11-24T11:59:00Z", "text": "hi @nordair",
-            "author": {"id": "1", "handle": "a"}}
+    data = {
+        "source": "mastodon",
+        "source_id": "1",
+        "created_at": "2026-11-24T11:59:00Z",
+        "text": "hi @nordair",
+        "author": {"id": "1", "handle": "a"},
+    }
     data.update(overrides)
     return orjson.dumps(data)
 

@@ -33,25 +33,37 @@ def brands(matcher, text):
     return [m.brand for m in matcher.brands(text)]
 
 
-@pytest.mark.parametrize("text", [
-    "@united where is my bag", "flying UNITED today", "#UnitedAirlines again", "United Airlines lost it",
-    "thanks united!", "(united)", "delay on united.", "@United",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@united where is my bag",
+        "flying UNITED today",
+        "#UnitedAirlines again",
+        "United Airlines lost it",
+        "thanks united!",
+        "(united)",
+        "delay on united.",
+        "@United",
+    ],
+)
 def test_mentions_match(matcher, text):
     assert brands(matcher, text) == ["united"]
 
 
-@pytest.mark.parametrize("text", [
-    "reunited with my family",        # inside a word
-    "the united states of america",   # excluded phrase, any case
-    "talks at the United Nations",
-    "Manchester United won",
-    "unitedairlines.com is slow",     # a domain is not the hashtag or the handle
-    "@united_fan_club is fun",        # a different handle
-    "#unitedway charity",             # a different hashtag
-    "email me at bob@united",         # not a mention: preceded by a word character
-    "a delay and lost luggage",       # keywords alone are not a mention
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "reunited with my family",  # inside a word
+        "the united states of america",  # excluded phrase, any case
+        "talks at the United Nations",
+        "Manchester United won",
+        "unitedairlines.com is slow",  # a domain is not the hashtag or the handle
+        "@united_fan_club is fun",  # a different handle
+        "#unitedway charity",  # a different hashtag
+        "email me at bob@united",  # not a mention: preceded by a word character
+        "a delay and lost luggage",  # keywords alone are not a mention
+    ],
+)
 def test_false_positives_do_not_match(matcher, text):
     assert brands(matcher, text) == []
 

@@ -24,8 +24,9 @@ def test_the_airline_tweets_parse_with_their_offsets():
 def test_csv_with_a_column_mapping(tmp_path):
     path = tmp_path / "posts.csv"
     path.write_text("id,body,when,who\n7,hello @nordair,2026-11-24T10:00:00+00:00,anna\n")
-    mapping = CsvMapping.parse("source_id=id,text=body,created_at=when,author_handle=who,"
-                               "created_at_format=%Y-%m-%dT%H:%M:%S%z")
+    mapping = CsvMapping.parse(
+        "source_id=id,text=body,created_at=when,author_handle=who,created_at_format=%Y-%m-%dT%H:%M:%S%z"
+    )
     mapping = CsvMapping(**{**mapping.__dict__, "reposts": None})
     (post,) = read_csv(path, mapping)
     assert (post.source_id, post.text, post.author.handle) == ("7", "hello @nordair", "anna")
@@ -47,7 +48,7 @@ def test_jsonl_round_trip_and_errors(tmp_path, post_factory):
     posts = [post_factory("a @nordair"), post_factory("b @nordair")]
     path.write_text("".join(p.model_dump_json() + "\n" for p in reversed(posts)))
     assert read_posts(path) == posts  # sorted by created_at
-    path.write_text(posts[0].model_dump_json() + "\n{\"text\": 1}\n")
+    path.write_text(posts[0].model_dump_json() + '\n{"text": 1}\n')
     with pytest.raises(ReplayError, match=r"posts.jsonl:2: not a Post"):
         list(read_jsonl(path))
 
