@@ -1,0 +1,58 @@
+# lytte: `make demo` runs the command center on an embedded Kafka and Redis; `make test` runs every test.
+# Both set up everything on a fresh Debian machine: Debian packages, the virtual environment, the Kafka jars.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+DEMO_PACKAGES := redis-server
+TEST_PACKAGES := redis-server chromium chromium-driver
+
+.PHONY: demo test bench lint format venv kafka-jars demo-packages test-packages clean
+
+demo: demo-packages kafka-jars
+	$(BIN)/lytte up
+
+test: test-packages kafka-jars
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: demo-packages kafka-jars
+	$(BIN)/lytte bench
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+# Apache Kafka's jars from Maven Central into ~/.cache/lytte (once; needs Java 17+ and Maven).
+kafka-jars: venv
+	$(BIN)/lytte kafka fetch
+
+demo-packages:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(DEMO_PACKAGES)"
+
+test-packages:
+	@$(MAKE) --no-print-directory debian-packages PACKAGES="$(TEST_PACKAGES)"
+
+debian-packages:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+clean:
+	rm -rf .lytte .pytest_cache .ruff_cache
