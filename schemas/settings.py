@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
 
+    def as_env(self) -> dict[str, str]:
+        """These settings as `LYTTE_*` variables, for a child process (secrets included: never log it)."""
+        env = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"LYTTE_{name.upper()}"] = str(plain)
+        return env
+
     @property
     def bootstrap(self) -> str:
         """The broker to talk to: the configured one, else the local one `lytte up` starts."""

@@ -182,5 +182,4 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 )
             await sink.write_view([state.metrics for state, _ in touched.values()], posts)
 
-    app.lytte_sink = sink  # type: ignore[attr-defined]
     return app

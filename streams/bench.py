@@ -130,9 +130,7 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
     payloads = [(p.id.encode(), p.model_dump_json().encode()) for p in posts]
 
     create_topics(settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        env[f"LYTTE_{name.upper()}"] = str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")} | settings.as_env()
     log = (home / "worker.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT

@@ -6,6 +6,7 @@ this file) into the cache; `KafkaBroker` formats a storage folder, writes a conf
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -177,8 +178,6 @@ class KafkaBroker:
 
 def _cluster_id(seed: str) -> str:
     """Kafka wants a base64url-encoded 16-byte id, like `kafka-storage random-uuid` prints."""
-    import base64
-
     return base64.urlsafe_b64encode(uuid.UUID(seed).bytes).decode().rstrip("=")
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -34,7 +34,6 @@ class CsvMapping:
     author_handle: str = "name"
     created_at_format: str = "%Y-%m-%d %H:%M:%S %z"
     reposts: str | None = "retweet_count"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, spec: str) -> CsvMapping:
@@ -127,7 +126,3 @@ def play(
         send(post)
         sent += 1
     return sent
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -17,9 +17,18 @@ from tests.integration.test_pipeline import produce, synth_posts
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
+# Read in one script call: the wall redraws while we look, so a found element can be gone a moment later.
 def tile_posts(driver, brand: str) -> int | None:
-    found = driver.find_elements(By.ID, ids.tile(brand))
-    return int(found[0].get_attribute("data-posts")) if found else None
+    posts = driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e && e.dataset.posts;", ids.tile(brand)
+    )
+    return int(posts) if posts is not None else None
+
+
+def tile_text(driver, brand: str) -> str:
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : '';", ids.tile(brand)
+    )
 
 
 def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spawn, chrome, watch_config, post_factory):
@@ -32,7 +41,7 @@ def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spa
     chrome.get(f"http://127.0.0.1:{settings.dashboard_port}/")
     wait_until(lambda: (tile_posts(chrome, "nordair") or 0) > 0, 60, "the first posts on the nordair tile", worker)
     before = tile_posts(chrome, "nordair")
-    assert "posts in" in chrome.find_element(By.ID, ids.WALL_COUNTERS).text
+    assert "posts in" in chrome.execute_script(f"return document.getElementById('{ids.WALL_COUNTERS}').innerText")
 
     # The slow refresh runs every 5 s: a change well inside that comes from the push path.
     time.sleep(1)
