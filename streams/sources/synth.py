@@ -101,6 +101,21 @@ _CHATTER = [
     "the city skyline at night from {place}",
     "who else is watching the finals at {n}?",
 ]
+_DETAILS = [
+    "",
+    "",
+    "",
+    "flight {code}",
+    "at {hh}:{mm}",
+    "seat {n}{letter}",
+    "case #{ref}",
+    "order {ref}",
+    "gate {letter}{n}",
+    "{n} min on hold",
+    "day {n}",
+    "since {hh}:{mm}",
+    "booking {code}",
+]
 _PLACES = [
     "Oslo",
     "Copenhagen",
@@ -182,7 +197,16 @@ class SynthSource:
 
     def _fill(self, template: str, mention: str) -> str:
         rng = self._rng
-        return template.format(b=mention, n=rng.randint(2, 48), place=rng.choice(_PLACES).format(n=rng.randint(1, 60)))
+        return template.format(
+            b=mention,
+            n=rng.randint(2, 48),
+            place=rng.choice(_PLACES).format(n=rng.randint(1, 60)),
+            code=f"{rng.choice('NFS')}{rng.choice('ABK')}{rng.randint(100, 9999)}",
+            hh=f"{rng.randint(0, 23):02d}",
+            mm=f"{rng.randint(0, 59):02d}",
+            letter=rng.choice("ABCDEF"),
+            ref=rng.randint(10_000, 999_999),
+        )
 
     def _text(self, target: Watched | None, mood: str) -> str:
         rng = self._rng
@@ -194,7 +218,7 @@ class SynthSource:
             if rng.random() < 0.05 and len(self._targets) > 1:
                 other = rng.choice([t for t in self._targets if t is not target])
                 body += f" (unlike {self._mention(other)})"
-        words = [rng.choice(_OPENERS), body, rng.choice(_CLOSERS)]
+        words = [rng.choice(_OPENERS), body, self._fill(rng.choice(_DETAILS), ""), rng.choice(_CLOSERS)]
         return " ".join(w for w in words if w)
 
     def in_incident(self, minute: float) -> bool:
