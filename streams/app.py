@@ -108,6 +108,18 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def publish_watch() -> None:
         await sink.write_watch(watch)
 
+    # Redis is a derived view: after the tables are recovered (a restart, a new Redis, a rebalance), write
+    # what they hold, so the wall does not wait for new posts to show the last hours again.
+    @buckets_table.on_recover
+    async def rebuild_buckets() -> None:
+        states = [BucketState.model_validate(v).metrics for v in buckets_table.data.values()]
+        states.sort(key=lambda m: m.bucket_start)
+        await sink.write_view(states[-settings.redis_buckets_kept * len(watch.watched()) :], [])
+
+    @counters_table.on_recover
+    async def rebuild_counters() -> None:
+        await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
+
     async def score_one(event: EventT) -> tuple[str, int]:
         """Score one raw record; return its outcome and how many scored records it produced."""
         msg = event.message
