@@ -15,7 +15,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import faust
-from faust.types import EventT
 from pydantic import ValidationError
 
 from schemas import topics
@@ -34,6 +33,7 @@ from streams.aggregate import (
 )
 from streams.counters import PartitionCounters, count
 from streams.durable_table import save
+from streams.gaps import GapReader, LogRecord, missing_range
 from streams.intake import Limits, Rejected, parse_post
 from streams.redis_sink import RedisSink
 from streams.scoring import Scorer
@@ -52,6 +52,17 @@ def limits_from(settings: Settings) -> Limits:
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         max_age=timedelta(seconds=settings.max_post_age_s),
     )
+
+
+def progress_key(partition: int) -> str:
+    """The buckets-table key of the last posts.scored offset handled in a partition. It lives in the
+    buckets table so that it shares the changelog partition with the buckets it covers: recovered, it
+    implies they were recovered too."""
+    return f"~progress|{partition}"
+
+
+def is_progress_key(key: str) -> bool:
+    return key.startswith("~progress|")
 
 
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
@@ -87,22 +98,53 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     authors_table = app.Table("bucket-authors", key_type=str)
 
     scorer = Scorer(watch)
+    gap_reader = GapReader(settings.bootstrap)
     limits = limits_from(settings)
     sink = RedisSink(settings)
 
-    async def deadletter(event: EventT, reason: str) -> None:
-        msg = event.message
-        log.warning("deadletter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+    async def deadletter(record: LogRecord, reason: str) -> None:
+        log.warning("deadletter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
         await deadletter_topic.send(
-            key=msg.key,
-            value=msg.value,
+            key=record.key,
+            value=record.value,
             headers={
                 topics.DEADLETTER_REASON: reason.encode(),
-                topics.DEADLETTER_TOPIC: msg.topic.encode(),
-                topics.DEADLETTER_PARTITION: str(msg.partition).encode(),
-                topics.DEADLETTER_OFFSET: str(msg.offset).encode(),
+                topics.DEADLETTER_TOPIC: record.topic.encode(),
+                topics.DEADLETTER_PARTITION: str(record.partition).encode(),
+                topics.DEADLETTER_OFFSET: str(record.offset).encode(),
             },
         )
+
+    async def with_gaps_filled(events, last_handled) -> list[LogRecord]:
+        """The batch's records, each partition's preceded by any records faust skipped since the last one
+        handled (see `streams.gaps`). `last_handled(partition)` gives that offset, or None."""
+        records: list[LogRecord] = []
+        last: dict[int, int | None] = {}
+        for event in events:
+            record = LogRecord.from_faust(event.message)
+            p = record.partition
+            if p not in last:
+                last[p] = last_handled(p)
+            missing = missing_range(last[p], record.offset)
+            if missing:
+                log.warning(
+                    "%s[%d]: offsets %d..%d were not delivered; reading them from the log",
+                    record.topic,
+                    p,
+                    missing.start,
+                    missing.stop - 1,
+                )
+                records.extend(await gap_reader.read(record.topic, p, missing))
+            records.append(record)
+            last[p] = max(record.offset, last[p] if last[p] is not None else -1)
+        return records
+
+    def raw_handled(partition: int) -> int | None:
+        last = PartitionCounters.model_validate(counters_table.get(str(partition)) or {}).last_offset
+        return last if last >= 0 else None
+
+    def scored_handled(partition: int) -> int | None:
+        return buckets_table.get(progress_key(partition))
 
     @app.task
     async def publish_watch() -> None:
@@ -112,7 +154,9 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     # what they hold, so the wall does not wait for new posts to show the last hours again.
     @buckets_table.on_recover
     async def rebuild_buckets() -> None:
-        states = [BucketState.model_validate(v).metrics for v in buckets_table.data.values()]
+        states = [
+            BucketState.model_validate(v).metrics for k, v in buckets_table.data.items() if not is_progress_key(k)
+        ]
         states.sort(key=lambda m: m.bucket_start)
         await sink.write_view(states[-settings.redis_buckets_kept * len(watch.watched()) :], [])
 
@@ -120,19 +164,18 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def rebuild_counters() -> None:
         await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
 
-    async def score_one(event: EventT) -> tuple[str, int]:
+    async def score_one(record: LogRecord) -> tuple[str, int]:
         """Score one raw record; return its outcome and how many scored records it produced."""
-        msg = event.message
-        post = parse_post(msg.value, datetime.now(UTC), limits)
+        post = parse_post(record.value, datetime.now(UTC), limits)
         if isinstance(post, Rejected):
-            await deadletter(event, post.reason)
+            await deadletter(record, post.reason)
             return "deadlettered", 0
         evidence = Evidence(
-            raw_partition=msg.partition, raw_offset=msg.offset, raw_timestamp_ms=int(msg.timestamp * 1000)
+            raw_partition=record.partition, raw_offset=record.offset, raw_timestamp_ms=record.timestamp_ms
         )
         scored = scorer.score(post, evidence)
-        for record in scored:
-            await scored_topic.send(key=record.brand.encode(), value=record.model_dump_json().encode())
+        for out in scored:
+            await scored_topic.send(key=out.brand.encode(), value=out.model_dump_json().encode())
         return ("scored" if scored else "unmatched"), len(scored)
 
     # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
@@ -143,14 +186,12 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             counters: dict[int, PartitionCounters] = {}
-            for event in events:
-                msg = event.message
-                if msg.partition not in counters:
-                    counters[msg.partition] = PartitionCounters.model_validate(
-                        counters_table.get(str(msg.partition)) or {}
-                    )
-                outcome, produced = await score_one(event)
-                counters[msg.partition], _ = count(counters[msg.partition], msg.offset, outcome, produced)
+            for record in await with_gaps_filled(events, raw_handled):
+                p = record.partition
+                if p not in counters:
+                    counters[p] = PartitionCounters.model_validate(counters_table.get(str(p)) or {})
+                outcome, produced = await score_one(record)
+                counters[p], _ = count(counters[p], record.offset, outcome, produced)
             for partition, state in counters.items():
                 await save(counters_table, str(partition), state.model_dump(), partition)
             await sink.write_counters(counters)
@@ -160,13 +201,15 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             touched: dict[str, tuple[BucketState, int]] = {}
             changed: set[str] = set()
+            handled: dict[int, int] = {}
             posts: list[ScoredPost] = []
-            for event in events:
-                partition = event.message.partition
+            for record in await with_gaps_filled(events, scored_handled):
+                partition = record.partition
+                handled[partition] = max(record.offset, handled.get(partition, -1))
                 try:
-                    scored = ScoredPost.model_validate_json(event.message.value)
+                    scored = ScoredPost.model_validate_json(record.value)
                 except ValidationError as exc:
-                    await deadletter(event, f"malformed scored post: {exc.errors()[0]['msg']}")
+                    await deadletter(record, f"malformed scored post: {exc.errors()[0]['msg']}")
                     continue
                 key = bucket_key(scored.brand, bucket_start(scored.post.created_at))
                 if key in touched:
@@ -192,6 +235,10 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 await metrics_topic.send(
                     key=state.metrics.brand.encode(), value=state.metrics.model_dump_json().encode()
                 )
+            # saved after the buckets, into the same changelog partition (see progress_key)
+            for partition, offset in handled.items():
+                done = max(offset, scored_handled(partition) or -1)
+                await save(buckets_table, progress_key(partition), done, partition)
             await sink.write_view([state.metrics for state, _ in touched.values()], posts)
 
     return app

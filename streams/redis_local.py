@@ -31,6 +31,7 @@ class LocalRedis:
             )
         if port_open("127.0.0.1", self.port):
             raise ServiceError(f"port {self.port} is taken: set LYTTE_REDIS_PORT, or LYTTE_REDIS_URL to use that Redis")
+        self.home = self.home.resolve()  # redis-server changes into --dir before it opens --logfile
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.home / "redis.log"
         self.process = subprocess.Popen(

@@ -137,6 +137,7 @@ class KafkaBroker:
             raise ServiceError(
                 f"port {self.port} is taken: set LYTTE_KAFKA_PORT, or LYTTE_KAFKA_BOOTSTRAP to use that Kafka"
             )
+        self.home = self.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         cp = classpath(self.cache_dir, self.kafka_home)
         cfg = self._config()

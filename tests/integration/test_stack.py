@@ -51,6 +51,7 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
         proc.wait(60)
     output = log.read_text()
     assert "lytte up: stopped" in output, output
+    assert (tmp_path / ".lytte" / "logs" / "worker.log").exists()
     time.sleep(0.5)
     for port in ports.values():
         assert not port_open("127.0.0.1", port), f"port {port} still open after stop"
