@@ -25,11 +25,12 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
     ports = {name: free_port() for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "REDIS_PORT", "DASHBOARD_PORT")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")}
     env.update({f"LYTTE_{k}": str(v) for k, v in ports.items()})
-    env.update(LYTTE_HOME=str(tmp_path / "home"), PYTHONUNBUFFERED="1")
+    # as under `make demo`, the home is the relative default (.lytte) under the current directory
+    env.update(LYTTE_WATCH_CONFIG=str(REPO / "config" / "watch.yaml"), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams.cli", "up", "--rate", "20"],
-        cwd=REPO,
+        cwd=tmp_path,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
