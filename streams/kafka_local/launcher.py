@@ -143,7 +143,6 @@ class KafkaBroker:
         cfg = self._config()
         log4j = f"-Dlog4j2.configurationFile={_HERE / 'log4j2.properties'}"
         if not (self.home / "data" / "meta.properties").exists():
-            cluster = str(uuid.uuid4())
             fmt = subprocess.run(
                 [
                     java,
@@ -152,8 +151,7 @@ class KafkaBroker:
                     cp,
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    _cluster_id(cluster),
+                    f"--cluster-id={new_cluster_id()}",
                     "-c",
                     str(cfg),
                 ],
@@ -177,9 +175,9 @@ class KafkaBroker:
             self.process = None
 
 
-def _cluster_id(seed: str) -> str:
+def new_cluster_id() -> str:
     """Kafka wants a base64url-encoded 16-byte id, like `kafka-storage random-uuid` prints."""
-    return base64.urlsafe_b64encode(uuid.UUID(seed).bytes).decode().rstrip("=")
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def _answers(bootstrap: str) -> bool:
