@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LYTTE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LYTTE_", env_file=".env", extra="ignore", populate_by_name=True)
 
     # where things live
     kafka_bootstrap: str | None = Field(
@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     # local services started by `lytte up`
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
-    kafka_home: Path | None = Field(default=None, description="an unpacked Kafka distribution to use")
+    kafka_home: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LYTTE_KAFKA_HOME", "KAFKA_HOME", "kafka_home"),
+        description="an unpacked Kafka distribution to run instead of the Maven Central jars",
+    )
     redis_port: int = Field(default=6390, description="port of the embedded Redis (not 6379, often taken)")
 
     # processing

@@ -26,3 +26,12 @@ def test_local_defaults_when_nothing_is_configured(monkeypatch):
     s = Settings(kafka_port=19092, redis_port=16379)
     assert s.bootstrap == "127.0.0.1:19092"
     assert s.redis == "redis://127.0.0.1:16379/0"
+
+
+def test_kafka_home_is_read_with_or_without_the_prefix(monkeypatch, tmp_path):
+    monkeypatch.delenv("LYTTE_KAFKA_HOME", raising=False)
+    monkeypatch.setenv("KAFKA_HOME", str(tmp_path))
+    assert Settings().kafka_home == tmp_path
+    monkeypatch.setenv("LYTTE_KAFKA_HOME", str(tmp_path / "mine"))
+    assert Settings().kafka_home == tmp_path / "mine"
+    assert Settings(kafka_home=tmp_path / "x").kafka_home == tmp_path / "x"

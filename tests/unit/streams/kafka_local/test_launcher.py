@@ -1,6 +1,10 @@
 import base64
 
-from streams.kafka_local.launcher import new_cluster_id
+import pytest
+
+from streams.kafka_local import launcher
+from streams.kafka_local.launcher import classpath, fetch_jars, new_cluster_id
+from streams.processes import ServiceError
 
 
 def test_cluster_ids_are_16_bytes_in_base64url():
@@ -8,3 +12,18 @@ def test_cluster_ids_are_16_bytes_in_base64url():
         cid = new_cluster_id()
         assert len(cid) == 22
         assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+
+
+def test_a_kafka_home_without_libs_is_one_clear_line(tmp_path):
+    with pytest.raises(ServiceError, match=r"KAFKA_HOME=.* has no libs/ folder"):
+        classpath(tmp_path / "cache", tmp_path)
+    (tmp_path / "libs").mkdir()
+    assert classpath(tmp_path / "cache", tmp_path) == f"{tmp_path / 'libs'}/*"
+
+
+def test_missing_java_or_maven_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(launcher.shutil, "which", lambda name: None)
+    with pytest.raises(ServiceError, match=r"java not found: .*apt-get install openjdk-17"):
+        launcher._require_java()
+    with pytest.raises(ServiceError, match=r"mvn not found: .*apt-get install maven.*LYTTE_KAFKA_HOME"):
+        fetch_jars(tmp_path)
