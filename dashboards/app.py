@@ -50,7 +50,6 @@ def create_app(settings: Settings | None = None, view: LiveView | None = None) -
         pages_folder="",
         title="lytte",
         update_title=None,  # no "Updating..." flashing in the tab of a wall screen
-        suppress_callback_exceptions=False,
     )
     from dashboards.pages import wall  # noqa: F401  (registers the page and its callbacks)
 

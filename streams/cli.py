@@ -193,13 +193,17 @@ def _wait_forever(processes: list[subprocess.Popen]) -> None:
         pass
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_up(args: argparse.Namespace) -> None:
     from streams.stack import Stack
 
     settings = _settings()
     _watch(settings)  # fail before starting anything
     stack = Stack(settings, synth_rate=args.rate)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
     try:
         stack.start()
         print(
