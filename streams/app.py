@@ -33,7 +33,7 @@ from streams.aggregate import (
 )
 from streams.counters import PartitionCounters, count
 from streams.durable_table import save
-from streams.gaps import GapReader, LogRecord, missing_range
+from streams.gaps import GapReader, LogRecord, fill_gaps
 from streams.intake import Limits, Rejected, parse_post
 from streams.redis_sink import RedisSink
 from streams.scoring import Scorer
@@ -79,7 +79,6 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        table_cleanup_interval=3600.0,
         # table keys and values: JSON, so that keys come back as the same str after changelog recovery
         key_serializer="json",
         value_serializer="json",
@@ -114,30 +113,6 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 topics.DEADLETTER_OFFSET: str(record.offset).encode(),
             },
         )
-
-    async def with_gaps_filled(events, last_handled) -> list[LogRecord]:
-        """The batch's records, each partition's preceded by any records faust skipped since the last one
-        handled (see `streams.gaps`). `last_handled(partition)` gives that offset, or None."""
-        records: list[LogRecord] = []
-        last: dict[int, int | None] = {}
-        for event in events:
-            record = LogRecord.from_faust(event.message)
-            p = record.partition
-            if p not in last:
-                last[p] = last_handled(p)
-            missing = missing_range(last[p], record.offset)
-            if missing:
-                log.warning(
-                    "%s[%d]: offsets %d..%d were not delivered; reading them from the log",
-                    record.topic,
-                    p,
-                    missing.start,
-                    missing.stop - 1,
-                )
-                records.extend(await gap_reader.read(record.topic, p, missing))
-            records.append(record)
-            last[p] = max(record.offset, last[p] if last[p] is not None else -1)
-        return records
 
     def raw_handled(partition: int) -> int | None:
         last = PartitionCounters.model_validate(counters_table.get(str(partition)) or {}).last_offset
@@ -186,7 +161,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             counters: dict[int, PartitionCounters] = {}
-            for record in await with_gaps_filled(events, raw_handled):
+            for record in await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], raw_handled):
                 p = record.partition
                 if p not in counters:
                     counters[p] = PartitionCounters.model_validate(counters_table.get(str(p)) or {})
@@ -203,7 +178,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
             changed: set[str] = set()
             handled: dict[int, int] = {}
             posts: list[ScoredPost] = []
-            for record in await with_gaps_filled(events, scored_handled):
+            records = [LogRecord.from_faust(e.message) for e in events]
+            for record in await fill_gaps(gap_reader, records, scored_handled):
                 partition = record.partition
                 handled[partition] = max(record.offset, handled.get(partition, -1))
                 try:

@@ -8,9 +8,13 @@ range here (assign + seek, no consumer group) to handle it before going on. Foun
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,32 @@ class GapReader:
                     records.append(LogRecord.from_aiokafka(r))
         finally:
             await consumer.stop()
+
+
+async def fill_gaps(
+    reader: GapReader, records: list[LogRecord], last_handled: Callable[[int], int | None]
+) -> list[LogRecord]:
+    """The batch's records, each partition's preceded by the records missing since the last offset handled.
+
+    Scenario: last handled 41 on partition 0, a batch [44, 45] -> [42, 43 (read from the log), 44, 45].
+    A batch [40, 41, 42] after a rewind -> unchanged: records read again are the dedup's business.
+    """
+    filled: list[LogRecord] = []
+    last: dict[int, int | None] = {}
+    for record in records:
+        p = record.partition
+        if p not in last:
+            last[p] = last_handled(p)
+        missing = missing_range(last[p], record.offset)
+        if missing:
+            log.warning(
+                "%s[%d]: offsets %d..%d were not delivered; reading them from the log",
+                record.topic,
+                p,
+                missing.start,
+                missing.stop - 1,
+            )
+            filled.extend(await reader.read(record.topic, p, missing))
+        filled.append(record)
+        last[p] = max(record.offset, last[p] if last[p] is not None else -1)
+    return filled
