@@ -10,10 +10,8 @@ which repeats about as rarely as a real stream. Last line:
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ from schemas.settings import Settings
 from schemas.watch import load_watch_config
 from streams.kafka_local.launcher import KafkaBroker
 from streams.matching import Matcher
-from streams.processes import ServiceError, free_port, stop
+from streams.processes import ServiceError, child_env, free_port, spawn_lytte, stop
 from streams.redis_local import LocalRedis
 from streams.sentiment.vader import VaderScorer
 from streams.sources.producer import PostProducer
@@ -130,11 +128,7 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
     payloads = [(p.id.encode(), p.model_dump_json().encode()) for p in posts]
 
     create_topics(settings)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")} | settings.as_env()
-    log = (home / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    worker = spawn_lytte(["worker"], child_env(settings), home / "worker.log")
     client = redis.Redis.from_url(settings.redis)
     keys = RedisKeys(settings.redis_prefix)
     latencies = _Latencies(client, keys.changes)

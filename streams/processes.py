@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
+
+from schemas.settings import Settings
 
 
 class ServiceError(RuntimeError):
@@ -33,6 +38,26 @@ def wait_for(check, timeout: float, what: str, proc: subprocess.Popen | None = N
             return
         time.sleep(0.2)
     raise ServiceError(f"{what} did not answer within {timeout:.0f} s{log}")
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment for a child that must run with exactly these settings: the caller's variables less
+    its own `LYTTE_*` ones, plus the settings as `LYTTE_*` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")}
+    return env | settings.as_env()
+
+
+def spawn_lytte(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
+    """Run `lytte ARGS` with this interpreter, output appended to `log`, in a session of its own so that a
+    Ctrl-C meant for the parent does not reach it before the parent stops it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 
 from schemas.settings import Settings
 from streams.kafka_local.launcher import KafkaBroker
-from streams.processes import ServiceError, stop, wait_for
+from streams.processes import ServiceError, spawn_lytte, stop, wait_for
 from streams.redis_local import LocalRedis
 from streams.topics_admin import create_topics
 
@@ -65,14 +64,7 @@ class Stack:
             return False
 
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = spawn_lytte(args, self.env, self.logs / f"{name}.log")
         self.children.append((name, proc))
         self._say(f"{name} started (pid {proc.pid}, log {self.logs / (name + '.log')})")
 

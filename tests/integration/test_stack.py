@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -14,7 +12,7 @@ import pytest
 import redis
 
 from schemas.redis_keys import RedisKeys
-from streams.processes import free_port, port_open
+from streams.processes import free_port, port_open, spawn_lytte
 from tests.fixtures.factories import REPO
 from tests.fixtures.workers import wait_until
 
@@ -28,14 +26,7 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
     # as under `make demo`, the home is the relative default (.lytte) under the current directory
     env.update(LYTTE_WATCH_CONFIG=str(REPO / "config" / "watch.yaml"), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "up", "--rate", "20"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn_lytte(["up", "--rate", "20"], env, log, cwd=tmp_path)
     try:
         wait_until(lambda: "lytte is up: open" in log.read_text(), 120, "the URL line")
         url = re.search(r"open (http://\S+)", log.read_text()).group(1)
