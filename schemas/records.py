@@ -18,12 +18,23 @@ BUCKET_METRICS_SCHEMA_VERSION = 1
 
 #: X allows the longest posts of the sources we read (25,000 characters for paid accounts).
 MAX_TEXT_CHARS = 25_000
+#: No account has ten billion followers (the largest have a few hundred million); the bound keeps every sum
+#: of followers (a bucket's reach) far inside a 64-bit integer, which is what JSON readers can hold.
+MAX_FOLLOWERS = 10_000_000_000
+#: Likes, reposts, replies and quotes of one post.
+MAX_ENGAGEMENT = 10_000_000_000
+
+Followers = Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)]
+EngagementCount = Annotated[int, Field(ge=0, le=MAX_ENGAGEMENT)]
 
 
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp has no UTC offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise ValueError("timestamp out of range") from None
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
@@ -53,15 +64,15 @@ class Author(Record):
     id: str = Field(min_length=1, max_length=200)
     handle: str = Field(min_length=1, max_length=200)
     display_name: str = Field(default="", max_length=500)
-    followers: NonNegativeInt = 0
+    followers: Followers = 0
     verified: bool = False
 
 
 class Engagement(Record):
-    likes: NonNegativeInt = 0
-    reposts: NonNegativeInt = 0
-    replies: NonNegativeInt = 0
-    quotes: NonNegativeInt = 0
+    likes: EngagementCount = 0
+    reposts: EngagementCount = 0
+    replies: EngagementCount = 0
+    quotes: EngagementCount = 0
 
 
 class Post(Record):

@@ -8,16 +8,16 @@ Layout under a prefix (default `lytte`):
 | `{p}:brand:{brand}:buckets` | hash | bucket start (epoch seconds) -> BucketMetrics JSON; newest N kept |
 | `{p}:brand:{brand}:bucket_index` | sorted set | bucket start epochs, to trim the hash to the newest N |
 | `{p}:brand:{brand}:latest` | sorted set | latest post JSON scored by created_at; newest M kept |
-| `{p}:counters` | hash | `<counter>:<partition>` -> count; totals are sums over partitions |
+| `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
 | `{p}:changes` | pub/sub channel | per written batch and brand: brand, buckets, raw_timestamps_ms, written_ms |
+| `{p}:services` | hash | service name -> JSON `streams.supervise.record`: state, pid, restarts, ... |
 
-Everything here is derived from Kafka and can be rebuilt by replaying the log.
+Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
+rebuilt by replaying the log.
 """
 
 from dataclasses import dataclass
-
-COUNTERS = ("posts_in", "scored", "unmatched", "deadlettered")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class RedisKeys:
     def changes(self) -> str:
         return f"{self.prefix}:changes"
 
+    @property
+    def services(self) -> str:
+        return f"{self.prefix}:services"
+
     def buckets(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:buckets"
 
@@ -48,21 +52,3 @@ class RedisKeys:
 
     def latest(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:latest"
-
-
-def counter_field(counter: str, partition: int) -> str:
-    return f"{counter}:{partition}"
-
-
-def counter_totals(fields: dict[str, str | bytes | int]) -> dict[str, int]:
-    """Sum per-partition counter fields into totals.
-
-    >>> counter_totals({"posts_in:0": "3", "posts_in:1": "4", "scored:0": "2"})
-    {'posts_in': 7, 'scored': 2, 'unmatched': 0, 'deadlettered': 0}
-    """
-    totals = dict.fromkeys(COUNTERS, 0)
-    for field, value in fields.items():
-        name = (field.decode() if isinstance(field, bytes) else field).rsplit(":", 1)[0]
-        if name in totals:
-            totals[name] += int(value)
-    return totals

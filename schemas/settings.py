@@ -52,8 +52,15 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=25_000, ge=1)
     max_record_bytes: int = Field(default=256 * 1024, ge=1024)
     max_future_skew_s: int = Field(default=300, ge=0)
-    max_post_age_s: int = Field(default=7 * 24 * 3600, ge=60)
+    max_post_age_s: int = Field(
+        default=2 * 24 * 3600,
+        ge=60,
+        description="older posts go to the deadletter topic; also how long a post is remembered to count it once",
+    )
     top_posts_per_bucket: int = Field(default=3, ge=0)
+    stall_after_s: float = Field(
+        default=30.0, gt=0, description="records waiting and nothing handled this long: the pipeline is stalled"
+    )
 
     # Redis live view
     redis_prefix: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")

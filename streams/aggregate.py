@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from schemas.records import BucketMetrics, PostKind, ScoredPost, TopPost
+from streams.core.dedup import introduced_here
 
 BUCKET_SECONDS = 60
 _KIND_FIELD = {
@@ -73,8 +74,10 @@ def _top_posts(current: tuple[TopPost, ...], event: ScoredPost, keep: int) -> tu
 
 
 def author_key(bucket: str, event: ScoredPost) -> str:
-    """("nordair|1795516920", post by author "42") -> "nordair|1795516920|42"."""
-    return f"{bucket}|{event.post.author.id}"
+    """("nordair|1795516920", post by author "42") -> "29925282|nordair|42": the epoch minute first, so that
+    entries expire like the dedup entries (`streams.core.dedup.key_minute`)."""
+    brand, start = bucket.rsplit("|", 1)
+    return f"{int(start) // 60}|{brand}|{event.post.author.id}"
 
 
 def author_entry(event: ScoredPost) -> list[int]:
@@ -85,7 +88,7 @@ def author_entry(event: ScoredPost) -> list[int]:
 def is_new_author(entry: list[int] | None, event: ScoredPost) -> bool:
     """No entry -> True. An entry written by this very post (a crash came before its bucket was saved) ->
     True. An entry from another post -> False."""
-    return entry is None or list(entry) == author_entry(event)
+    return introduced_here(entry, event.evidence.raw_partition, event.evidence.raw_offset)
 
 
 def step(

@@ -1,5 +1,6 @@
-"""The Faust app and its agents. Agents only move data: every decision is in intake, scoring, counters and
-aggregate, which live processing, the `lytte score` command and tests share.
+"""The Faust app and its agents. Agents only move data: each batch's decisions are one pure function
+(`streams.core.score_batch`, `streams.core.aggregate_batch`) that returns the writes it wants; the agent
+performs them, all sends gathered and checked, and only then lets faust acknowledge the batch.
 
     posts.raw --score--> posts.scored (keyed by brand) --aggregate--> metrics + Redis live view
         \\--> deadletter (bytes as they came, reason in headers)
@@ -11,31 +12,27 @@ partitions and workers instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import faust
-from pydantic import ValidationError
 
 from schemas import topics
-from schemas.records import Evidence, ScoredPost
+from schemas.pipeline import PartitionCounters
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
-from streams.aggregate import (
-    BucketState,
-    author_entry,
-    author_key,
-    bucket_key,
-    bucket_start,
-    is_new_author,
-    step,
-)
-from streams.counters import PartitionCounters, count
-from streams.durable_table import save
+from streams.aggregate import BucketState
+from streams.core.aggregate_batch import plan_aggregate_batch
+from streams.core.dedup import ExpiryIndex
+from streams.core.score_batch import Deadletter, plan_score_batch
+from streams.durable_table import apply_local, send_changelog
 from streams.gaps import GapReader, LogRecord, fill_gaps
-from streams.intake import Limits, Rejected, parse_post
-from streams.redis_sink import RedisSink
+from streams.intake import Limits
+from streams.redis_sink import RedisSink, ViewWriter
 from streams.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -43,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Up to this many events, or what came within this time, are handled per batch (one Redis round trip).
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.05
+#: One attempt at a batch's writes may take this long before it is tried again.
+WRITE_ATTEMPT_S = 60.0
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -54,15 +53,58 @@ def limits_from(settings: Settings) -> Limits:
     )
 
 
+def dedup_horizon_s(settings: Settings) -> int:
+    """How long a post's dedup entry is kept, in event time: long enough that a repeat arriving after it
+    is gone is older than intake accepts (see `streams.core.dedup`)."""
+    return settings.max_post_age_s + settings.max_future_skew_s + 60
+
+
 def progress_key(partition: int) -> str:
     """The buckets-table key of the last posts.scored offset handled in a partition. It lives in the
-    buckets table so that it shares the changelog partition with the buckets it covers: recovered, it
-    implies they were recovered too."""
+    buckets table so that it shares the changelog partition with the buckets it covers, and is sent after
+    them: recovered, it implies they were recovered too."""
     return f"~progress|{partition}"
 
 
 def is_progress_key(key: str) -> bool:
     return key.startswith("~progress|")
+
+
+async def perform(what: str, sends: list[Awaitable[Awaitable]]) -> None:
+    """Start every send, wait for all of them, and check each; on any failure log and start them all
+    again after a backoff, until all are written. Records sent twice are harmless: every consumer of them
+    is idempotent (offset marks, dedup entries, metrics that replace)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            futures = [await send for send in sends]
+            results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), WRITE_ATTEMPT_S)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if not failed:
+                if attempt > 1:
+                    log.warning("%s: written after %d attempts", what, attempt)
+                return
+            problem = f"{len(failed)} of {len(results)} sends failed: {failed[0]!r}"
+        except Exception as exc:  # anything the producer raises: try again
+            problem = repr(exc)
+        delay = min(30.0, 2.0 ** (attempt - 1))
+        log.warning("%s: %s; trying again in %.0f s (the batch is not acknowledged meanwhile)", what, problem, delay)
+        await asyncio.sleep(delay)
+        sends = [s.restart() for s in sends]
+
+
+class Send:
+    """A send that can be started again: `await Send(...)` starts it and gives the delivery future."""
+
+    def __init__(self, start, *args, **kwargs) -> None:
+        self._start, self._args, self._kwargs = start, args, kwargs
+
+    def __await__(self):
+        return self._start(*self._args, **self._kwargs).__await__()
+
+    def restart(self) -> Send:
+        return Send(self._start, *self._args, **self._kwargs)
 
 
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
@@ -93,65 +135,73 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     deadletter_topic = topic(Topic.DEADLETTER)
 
     counters_table = app.Table("partition-counters", key_type=str)
+    seen_table = app.Table("seen-posts", key_type=str)
     buckets_table = app.Table("buckets", key_type=str)
     authors_table = app.Table("bucket-authors", key_type=str)
 
     scorer = Scorer(watch)
     gap_reader = GapReader(settings.bootstrap)
     limits = limits_from(settings)
+    horizon_s = dedup_horizon_s(settings)
+    seen_index = ExpiryIndex()
     sink = RedisSink(settings)
 
-    async def deadletter(record: LogRecord, reason: str) -> None:
-        log.warning("deadletter %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason)
-        await deadletter_topic.send(
-            key=record.key,
-            value=record.value,
+    def deadletter(d: Deadletter) -> Send:
+        r = d.record
+        log.warning("deadletter %s[%d]@%d: %s", r.topic, r.partition, r.offset, d.reason)
+        return Send(
+            deadletter_topic.send,
+            key=r.key,
+            value=r.value,
             headers={
-                topics.DEADLETTER_REASON: reason.encode(),
-                topics.DEADLETTER_TOPIC: record.topic.encode(),
-                topics.DEADLETTER_PARTITION: str(record.partition).encode(),
-                topics.DEADLETTER_OFFSET: str(record.offset).encode(),
+                topics.DEADLETTER_REASON: d.reason.encode(),
+                topics.DEADLETTER_TOPIC: r.topic.encode(),
+                topics.DEADLETTER_PARTITION: str(r.partition).encode(),
+                topics.DEADLETTER_OFFSET: str(r.offset).encode(),
             },
         )
 
+    def changelog(table: faust.Table, key: str, value, partition: int) -> Send:
+        return Send(send_changelog, table, key, value, partition)
+
+    def counters_of(partition: int) -> PartitionCounters:
+        return PartitionCounters.model_validate(counters_table.get(str(partition)) or {})
+
     def raw_handled(partition: int) -> int | None:
-        last = PartitionCounters.model_validate(counters_table.get(str(partition)) or {}).last_offset
+        last = counters_of(partition).last_offset
         return last if last >= 0 else None
 
     def scored_handled(partition: int) -> int | None:
         return buckets_table.get(progress_key(partition))
 
-    @app.task
-    async def publish_watch() -> None:
-        await sink.write_watch(watch)
+    def bucket_of(key: str) -> BucketState | None:
+        stored = buckets_table.get(key)
+        return BucketState.model_validate(stored) if stored is not None else None
 
-    # Redis is a derived view: after the tables are recovered (a restart, a new Redis, a rebalance), write
-    # what they hold, so the wall does not wait for new posts to show the last hours again.
-    @buckets_table.on_recover
-    async def rebuild_buckets() -> None:
+    # Redis is a derived view: after the tables are recovered (a restart, a rebalance) or Redis comes back
+    # empty, write what they hold, so the wall does not wait for new posts to show the last hours again.
+    async def rebuild_view() -> None:
         states = [
             BucketState.model_validate(v).metrics for k, v in buckets_table.data.items() if not is_progress_key(k)
         ]
         states.sort(key=lambda m: m.bucket_start)
+        await sink.write_watch(watch)
         await sink.write_view(states[-settings.redis_buckets_kept * len(watch.watched()) :], [])
-
-    @counters_table.on_recover
-    async def rebuild_counters() -> None:
         await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
 
-    async def score_one(record: LogRecord) -> tuple[str, int]:
-        """Score one raw record; return its outcome and how many scored records it produced."""
-        post = parse_post(record.value, datetime.now(UTC), limits)
-        if isinstance(post, Rejected):
-            await deadletter(record, post.reason)
-            return "deadlettered", 0
-        evidence = Evidence(
-            raw_partition=record.partition, raw_offset=record.offset, raw_timestamp_ms=record.timestamp_ms
-        )
-        scored = scorer.score(post, evidence)
-        for out in scored:
-            await scored_topic.send(key=out.brand.encode(), value=out.model_dump_json().encode())
-        return ("scored" if scored else "unmatched"), len(scored)
+    view = ViewWriter(rebuild_view)
+
+    @app.task
+    async def publish_watch() -> None:
+        await view.write(partial(sink.write_watch, watch))
+
+    @buckets_table.on_recover
+    async def rebuild_buckets() -> None:
+        await view.repair()
+
+    @seen_table.on_recover
+    async def rebuild_seen_index() -> None:
+        seen_index.rebuild((key, entry[0]) for key, entry in seen_table.data.items())
 
     # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
     # so each table key is saved once per batch (its latest state) before the batch can be committed, and
@@ -160,61 +210,50 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     @app.agent(raw_topic)
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            counters: dict[int, PartitionCounters] = {}
-            for record in await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], raw_handled):
-                p = record.partition
-                if p not in counters:
-                    counters[p] = PartitionCounters.model_validate(counters_table.get(str(p)) or {})
-                outcome, produced = await score_one(record)
-                counters[p], _ = count(counters[p], record.offset, outcome, produced)
-            for partition, state in counters.items():
-                await save(counters_table, str(partition), state.model_dump(), partition)
-            await sink.write_counters(counters)
+            records = await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], raw_handled)
+            writes = plan_score_batch(records, counters_of, seen_table.get, scorer, limits, datetime.now(UTC))
+            expired = {p: seen_index.expire(p, (c.event_time_s - horizon_s) // 60) for p, c in writes.counters.items()}
+            sends = [deadletter(d) for d in writes.deadletters]
+            sends += [Send(scored_topic.send, key=k, value=v) for k, v in writes.scored]
+            sends += [changelog(seen_table, k, entry, p) for k, (entry, p) in writes.seen.items()]
+            sends += [changelog(seen_table, k, None, p) for p, keys in expired.items() for k in keys]
+            sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
+            await perform("score batch", sends)
+            for key, (entry, p) in writes.seen.items():
+                apply_local(seen_table, key, entry)
+                seen_index.add(p, key)
+            for keys in expired.values():
+                for key in keys:
+                    apply_local(seen_table, key, None)
+            for p, c in writes.counters.items():
+                apply_local(counters_table, str(p), c.model_dump())
+            await view.write(partial(sink.write_counters, writes.counters))
 
     @app.agent(scored_topic)
     async def aggregate(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            touched: dict[str, tuple[BucketState, int]] = {}
-            changed: set[str] = set()
-            handled: dict[int, int] = {}
-            posts: list[ScoredPost] = []
-            records = [LogRecord.from_faust(e.message) for e in events]
-            for record in await fill_gaps(gap_reader, records, scored_handled):
-                partition = record.partition
-                handled[partition] = max(record.offset, handled.get(partition, -1))
-                try:
-                    scored = ScoredPost.model_validate_json(record.value)
-                except ValidationError as exc:
-                    await deadletter(record, f"malformed scored post: {exc.errors()[0]['msg']}")
-                    continue
-                key = bucket_key(scored.brand, bucket_start(scored.post.created_at))
-                if key in touched:
-                    state: BucketState | None = touched[key][0]
-                else:
-                    stored = buckets_table.get(key)
-                    state = BucketState.model_validate(stored) if stored is not None else None
-                new_author = False
-                if state is None or not state.already_applied(scored):
-                    akey = author_key(key, scored)
-                    new_author = is_new_author(authors_table.get(akey), scored)
-                    if new_author:
-                        await save(authors_table, akey, author_entry(scored), partition)
-                state, applied = step(state, scored, new_author, settings.top_posts_per_bucket)
-                touched[key] = (state, partition)
-                if applied:
-                    changed.add(key)
-                posts.append(scored)
-            for key, (state, partition) in touched.items():
-                if key in changed:
-                    await save(buckets_table, key, state.model_dump(mode="json"), partition)
-                # sent even when unchanged: a record lost in a crash before the last commit is sent again
-                await metrics_topic.send(
-                    key=state.metrics.brand.encode(), value=state.metrics.model_dump_json().encode()
-                )
-            # saved after the buckets, into the same changelog partition (see progress_key)
-            for partition, offset in handled.items():
-                done = max(offset, scored_handled(partition) or -1)
-                await save(buckets_table, progress_key(partition), done, partition)
-            await sink.write_view([state.metrics for state, _ in touched.values()], posts)
+            records = await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], scored_handled)
+            writes = plan_aggregate_batch(records, bucket_of, authors_table.get, settings.top_posts_per_bucket)
+            progress = {p: max(offset, scored_handled(p) or -1) for p, offset in writes.progress.items()}
+            sends = [deadletter(d) for d in writes.deadletters]
+            sends += [changelog(authors_table, k, entry, p) for k, (entry, p) in writes.authors.items()]
+            sends += [
+                changelog(buckets_table, k, state.model_dump(mode="json"), p)
+                for k, (state, p) in writes.buckets.items()
+            ]
+            sends += [
+                Send(metrics_topic.send, key=m.brand.encode(), value=m.model_dump_json().encode())
+                for m in writes.metrics.values()
+            ]
+            # after the buckets, into the same changelog partition (see progress_key)
+            sends += [changelog(buckets_table, progress_key(p), offset, p) for p, offset in progress.items()]
+            await perform("aggregate batch", sends)
+            for key, (entry, _) in writes.authors.items():
+                apply_local(authors_table, key, entry)
+            for key, (state, _) in writes.buckets.items():
+                apply_local(buckets_table, key, state.model_dump(mode="json"))
+            for p, offset in progress.items():
+                apply_local(buckets_table, progress_key(p), offset)
+            await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
 
     return app

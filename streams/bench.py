@@ -22,8 +22,9 @@ from pathlib import Path
 import orjson
 import redis
 
+from schemas.pipeline import counter_totals, partition_counters
 from schemas.records import BucketMetrics
-from schemas.redis_keys import RedisKeys, counter_totals
+from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.watch import load_watch_config
 from streams.kafka_local.launcher import KafkaBroker
@@ -151,7 +152,7 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
         e2e_s = time.perf_counter() - t0
         time.sleep(0.5)
         latencies.recording = False
-        totals = counter_totals(client.hgetall(keys.counters))
+        totals = counter_totals(partition_counters(client.hgetall(keys.counters)))
         rss = _peak_rss_mb(worker.pid)
     finally:
         latencies.done.set()

@@ -8,11 +8,14 @@ range here (assign + seek, no consumer group) to handle it before going on. Foun
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ class LogRecord:
     offset: int
     timestamp_ms: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
 
     @classmethod
     def from_faust(cls, message) -> LogRecord:
@@ -49,33 +52,85 @@ def missing_range(last_handled: int | None, offset: int) -> range:
 
 
 class GapReader:
-    def __init__(self, bootstrap: str) -> None:
+    """One long-lived consumer (assign + seek, no consumer group) that reads ranges of offsets.
+
+    Every attempt is bounded (`attempt_timeout_s`); a failed or slow attempt is logged, the consumer is
+    replaced, and the read is tried again after a backoff (1 s doubling to 30 s). It keeps trying while the
+    broker is away: the records are needed to count exactly, and the pipeline shows as stalled meanwhile.
+    """
+
+    def __init__(self, bootstrap: str, attempt_timeout_s: float = 30.0, max_backoff_s: float = 30.0) -> None:
         self._bootstrap = bootstrap
+        self._attempt_timeout_s = attempt_timeout_s
+        self._max_backoff_s = max_backoff_s
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def read(self, topic: str, partition: int, offsets: range) -> list[LogRecord]:
         """The records in `offsets` that the log still holds (retention may have removed the oldest)."""
         if not offsets:
             return []
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await asyncio.wait_for(self._read_once(topic, partition, offsets), self._attempt_timeout_s)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                delay = min(self._max_backoff_s, 2 ** (attempt - 1))
+                log.warning(
+                    "%s[%d]: reading offsets %d..%d from the log failed (attempt %d: %s); retrying in %.0f s",
+                    topic,
+                    partition,
+                    offsets.start,
+                    offsets.stop - 1,
+                    attempt,
+                    type(exc).__name__ if isinstance(exc, TimeoutError) else exc,
+                    delay,
+                )
+                await self.close()
+                await asyncio.sleep(delay)
+
+    async def _read_once(self, topic: str, partition: int, offsets: range) -> list[LogRecord]:
+        consumer = await self._started()
         tp = TopicPartition(topic, partition)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None)
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            first = max(offsets.start, (await consumer.beginning_offsets([tp]))[tp])
-            if first >= offsets.stop:
-                return []
-            consumer.seek(tp, first)
-            records: list[LogRecord] = []
-            while True:
-                batch = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
-                if not batch:
-                    return records  # the log ends before the range does
-                for r in batch:
-                    if r.offset >= offsets.stop:
-                        return records
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        first, stop = max(offsets.start, begin), min(offsets.stop, end)
+        if first > offsets.start:
+            log.error(
+                "%s[%d]: offsets %d..%d are gone from the log (retention) and cannot be handled",
+                topic,
+                partition,
+                offsets.start,
+                first - 1,
+            )
+        records: list[LogRecord] = []
+        if first >= stop:
+            return records
+        consumer.seek(tp, first)
+        while await consumer.position(tp) < stop:
+            for r in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
+                if r.offset < stop:
                     records.append(LogRecord.from_aiokafka(r))
-        finally:
-            await consumer.stop()
+        return records
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                request_timeout_ms=int(self._attempt_timeout_s * 1000),
+            )
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 10)
 
 
 async def fill_gaps(

@@ -40,13 +40,16 @@ def _describe(exc: ValidationError) -> str:
     return f"invalid field {field}: {err['msg']}"
 
 
-def parse_post(raw: bytes, now: datetime, limits: Limits = Limits()) -> Post | Rejected:
+def parse_post(raw: bytes | None, now: datetime, limits: Limits = Limits()) -> Post | Rejected:
     """Decode and check one raw record.
 
     Scenario: a well-formed Post JSON created a minute ago -> that Post. The same with `"source": "myspace"`
     -> Rejected("unknown source 'myspace' (known: ...)"); bytes `b"\\xff{"` -> Rejected("invalid UTF-8 ...");
-    a post dated tomorrow -> Rejected("created_at ... in the future ...").
+    a post dated tomorrow -> Rejected("created_at ... in the future ..."); a record without a value (a
+    tombstone, None) -> Rejected("empty record: ...").
     """
+    if raw is None:
+        return Rejected("empty record: no value (a tombstone)")
     if len(raw) > limits.max_record_bytes:
         return Rejected(f"record of {len(raw)} bytes is over the {limits.max_record_bytes}-byte limit")
     try:

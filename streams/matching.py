@@ -87,8 +87,21 @@ class Matcher:
                     keywords=_pattern(watched.keywords, [], []),
                 )
             )
-        self._people = {p.handle.lower(): p for p in config.key_people}
-        self._people_pattern = _pattern([], [p.handle for p in config.key_people], [])
+        self._people = {p.handle.casefold(): p for p in config.key_people}
+        # One named group per person: the match says who it is, whatever case folding made it match
+        # ("@ingrid_newſ" matches "ingrid_news" under IGNORECASE, and "ſ".lower() is still "ſ").
+        people = sorted(enumerate(config.key_people), key=lambda ip: len(ip[1].handle), reverse=True)
+        self._people_by_group = {f"p{i}": person for i, person in people}
+        self._people_pattern = (
+            re.compile(
+                r"(?<![\w@])@(?:"
+                + "|".join(f"(?P<p{i}>{re.escape(person.handle)})" for i, person in people)
+                + f"){_AFTER}",
+                re.IGNORECASE,
+            )
+            if people
+            else None
+        )
 
     def brands(self, text: str) -> list[BrandMatch]:
         """Scenario: "Stuck at the gate again @nordair, 3h delay" -> [BrandMatch("nordair", "brand",
@@ -99,12 +112,12 @@ class Matcher:
         """Scenario: author "@Ingrid_News" -> [author match]; a post mentioning "@travelwithtom" ->
         [mentioned match]; the same person as author and in the text counts once, as author."""
         found: dict[str, KeyPersonMatch] = {}
-        author = self._people.get(author_handle.removeprefix("@").lower())
+        author = self._people.get(author_handle.removeprefix("@").casefold())
         if author is not None:
-            found[author.handle.lower()] = KeyPersonMatch(author, "author")
+            found[author.handle.casefold()] = KeyPersonMatch(author, "author")
         if self._people_pattern is not None:
             for m in self._people_pattern.finditer(text):
-                handle = m.group(0)[1:].lower()
-                if handle not in found:
-                    found[handle] = KeyPersonMatch(self._people[handle], "mentioned")
+                person = self._people_by_group[m.lastgroup]
+                if person.handle.casefold() not in found:
+                    found[person.handle.casefold()] = KeyPersonMatch(person, "mentioned")
         return list(found.values())

@@ -3,16 +3,24 @@ the same bucket again after a crash repairs the view instead of corrupting it.""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import orjson
 import redis.asyncio as aioredis
 
+from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, ScoredPost
-from schemas.redis_keys import RedisKeys, counter_field
+from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.watch import WatchConfig
-from streams.counters import PartitionCounters
+
+log = logging.getLogger(__name__)
+
+#: Bounds on every Redis call of the worker: a Redis that is away must not hold up the Kafka pipeline.
+REDIS_TIMEOUT_S = 2.0
 
 # A bucket and its index, trimmed to the newest N buckets, in one atomic step.
 _WRITE_BUCKET = """
@@ -51,7 +59,9 @@ def display_post(event: ScoredPost) -> bytes:
 
 def connect(settings: Settings) -> aioredis.Redis:
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    return aioredis.Redis.from_url(settings.redis, password=password)
+    return aioredis.Redis.from_url(
+        settings.redis, password=password, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+    )
 
 
 class RedisSink:
@@ -61,15 +71,19 @@ class RedisSink:
         self._redis = client or connect(settings)
         self._write_bucket = self._redis.register_script(_WRITE_BUCKET)
 
-    async def write_view(self, buckets: list[BucketMetrics], posts: list[ScoredPost]) -> None:
+    async def write_view(self, buckets: list[BucketMetrics], posts: list[ScoredPost]) -> bool:
         """Write a batch in one round trip: the buckets it changed (latest state each), its posts into the
         latest-posts lists, the staleness stamp, and one change notice per brand. The notice carries the
-        Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis latency."""
+        Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis latency.
+
+        Returns False when the view had been lost (the watch key was missing: Redis restarted empty), so
+        that the caller writes the whole view again."""
         if not buckets and not posts:
-            return
+            return True
         now_ms = int(time.time() * 1000)
         keep_posts = self._settings.redis_posts_kept
         pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(self.keys.watch)
         for metrics in buckets:
             brand = metrics.brand
             await self._write_bucket(
@@ -97,19 +111,72 @@ class RedisSink:
                 "written_ms": now_ms,
             }
             pipe.publish(self.keys.changes, orjson.dumps(notice))
-        await pipe.execute()
+        return bool((await pipe.execute())[0])
 
-    async def write_counters(self, counters: dict[int, PartitionCounters]) -> None:
-        fields = {
-            counter_field(name, partition): value
-            for partition, c in counters.items()
-            for name, value in c.as_fields().items()
-        }
-        if fields:
-            await self._redis.hset(self.keys.counters, mapping=fields)
+    async def write_counters(self, counters: dict[int, PartitionCounters]) -> bool:
+        """Returns False when the view had been lost (see `write_view`)."""
+        fields = {k: v for partition, c in counters.items() for k, v in c.as_fields(partition).items()}
+        if not fields:
+            return True
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(self.keys.watch)
+        pipe.hset(self.keys.counters, mapping=fields)
+        return bool((await pipe.execute())[0])
 
-    async def write_watch(self, config: WatchConfig) -> None:
+    async def write_watch(self, config: WatchConfig) -> bool:
         await self._redis.set(self.keys.watch, config.model_dump_json())
+        return True
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class ViewWriter:
+    """Writes to the Redis view without ever holding up the pipeline, and repairs the view afterwards.
+
+    A write that fails or times out is logged (once per outage), marks the view dirty and pauses writes
+    for a backoff (1 s doubling to 30 s); the batches meanwhile skip Redis. The first write that goes
+    through after that, or after a write found the view lost (Redis restarted empty), first runs
+    `rebuild`, which writes everything the worker's tables hold. Redis is a derived view: Kafka stays the
+    truth, so losing writes here never loses data.
+    """
+
+    def __init__(self, rebuild: Callable[[], Awaitable[None]], timeout_s: float = 10.0) -> None:
+        self._rebuild = rebuild
+        self._timeout_s = timeout_s
+        self._dirty = False
+        self._failures = 0
+        self._retry_at = 0.0
+
+    async def write(self, write: Callable[[], Awaitable[bool]]) -> None:
+        if time.monotonic() < self._retry_at:
+            self._dirty = True
+            return
+        try:
+            if self._dirty:
+                await asyncio.wait_for(self._rebuild(), self._timeout_s * 3)
+                self._dirty = False
+            intact = await asyncio.wait_for(write(), self._timeout_s)
+        except Exception as exc:  # Redis trouble of any kind must not stop the pipeline
+            self._failures += 1
+            self._dirty = True
+            delay = min(30.0, 2.0 ** (self._failures - 1))
+            self._retry_at = time.monotonic() + delay
+            if self._failures == 1:
+                log.warning("Redis view: write failed (%s); retrying every %.0f-30 s meanwhile", exc, delay)
+            return
+        if self._failures:
+            log.warning("Redis view: writes go through again after %d failed attempts", self._failures)
+        self._failures = 0
+        if not intact:
+            log.warning("Redis view: the view was lost (Redis restarted?); writing it again")
+            await self.repair()
+
+    async def repair(self) -> None:
+        """Write the whole view again now (after a table recovery), or as soon as Redis answers."""
+        self._dirty = True
+        await self.write(_nothing)
+
+
+async def _nothing() -> bool:
+    return True

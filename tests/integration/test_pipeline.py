@@ -56,7 +56,7 @@ def test_posts_become_exact_bucket_counts_in_redis_and_metrics(services_settings
     )
 
     totals = counters(redis_client, settings)
-    assert totals["scored"] == sum(expected.values())
+    assert totals["scored_records"] == sum(expected.values())
     assert totals["unmatched"] == sum(1 for p in posts if not Matcher(watch_config).brands(p.text))
     assert totals["deadlettered"] == 0
     assert metrics_topic_counts(settings) == dict(expected)

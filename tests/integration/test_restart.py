@@ -88,4 +88,4 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(services_setti
             f"(got, expected) per bucket: {diff}; {_where_lost(settings, watch_config, posts)}; at kill: {snapshot}"
         ) from None
     assert metrics_topic_counts(settings) == dict(expected)
-    assert counters(redis_client, settings)["scored"] == sum(expected.values())
+    assert counters(redis_client, settings)["scored_records"] == sum(expected.values())

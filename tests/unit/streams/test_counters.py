@@ -1,11 +1,24 @@
-from streams.counters import PartitionCounters, count
+from schemas.pipeline import PartitionCounters
+from streams.counters import count
 
 
 def test_counts_each_outcome_once():
-    c, counted = count(PartitionCounters(), 0, "scored", 2)
-    assert counted and (c.posts_in, c.scored) == (1, 2)
-    c, counted = count(c, 0, "scored", 2)
+    c, counted = count(PartitionCounters(), 0, "matched", scored_records=2, event_time_s=100, now_ms=5)
+    assert counted and (c.posts_in, c.matched, c.scored_records) == (1, 1, 2)
+    c, counted = count(c, 0, "matched", scored_records=2)
     assert not counted and c.posts_in == 1
-    c, _ = count(c, 1, "unmatched")
-    c, _ = count(c, 2, "deadlettered")
-    assert c.as_fields() == {"posts_in": 3, "scored": 2, "unmatched": 1, "deadlettered": 1}
+    c, _ = count(c, 1, "matched", duplicate=True, event_time_s=50, now_ms=7)
+    c, _ = count(c, 2, "unmatched")
+    c, _ = count(c, 3, "deadlettered")
+    assert c.model_dump() == {
+        "last_offset": 3,
+        "posts_in": 4,
+        "matched": 2,
+        "unmatched": 1,
+        "deadlettered": 1,
+        "duplicates": 1,
+        "scored_records": 2,
+        "handled_ms": 7,
+        "event_time_s": 100,  # the watermark never goes back
+    }
+    assert c.posts_in == c.matched + c.unmatched + c.deadlettered

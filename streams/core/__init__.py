@@ -1,0 +1,1 @@
+"""Pure decisions shared by live processing, replay and backtests: no faust, no I/O."""

@@ -1,0 +1,1 @@
+"""Fault-injection tooling for `make faults`; never imported by the runtime."""

@@ -1,0 +1,113 @@
+"""The score agent's batch, planned without a broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from schemas.pipeline import PartitionCounters
+from schemas.records import ScoredPost
+from streams.core.score_batch import failure_reason, plan_score_batch
+from streams.gaps import LogRecord
+from streams.intake import Limits
+from streams.scoring import Scorer
+
+NOW = datetime.now(UTC)
+
+
+def raw(offset: int, value: bytes | None, partition: int = 1) -> LogRecord:
+    return LogRecord("t.posts.raw", partition, offset, 1_000, b"k", value)
+
+
+def post_bytes(text: str, source_id: str = "1", **extra) -> bytes:
+    data = {
+        "source": "x",
+        "source_id": source_id,
+        "created_at": NOW.isoformat(),
+        "text": text,
+        "author": {"id": "42", "handle": "someone"},
+    }
+    data.update(extra)
+    return orjson.dumps(data)
+
+
+class State:
+    """The tables, as the agent would hold them after applying writes."""
+
+    def __init__(self) -> None:
+        self.counters: dict[int, PartitionCounters] = {}
+        self.seen: dict[str, list[int]] = {}
+
+    def plan(self, scorer, records):
+        writes = plan_score_batch(
+            records, lambda p: self.counters.get(p, PartitionCounters()), self.seen.get, scorer, Limits(), NOW
+        )
+        self.counters.update(writes.counters)
+        self.seen.update({k: e for k, (e, _) in writes.seen.items()})
+        return writes
+
+
+@pytest.fixture
+def scorer(watch_config) -> Scorer:
+    return Scorer(watch_config)
+
+
+def test_a_batch_counts_every_record_once_and_deadletters_the_bad_ones(scorer):
+    state = State()
+    records = [
+        raw(0, post_bytes("delayed again @nordair")),
+        raw(1, post_bytes("the weather is nice", source_id="2")),
+        raw(2, b"\xff"),
+        raw(3, post_bytes("delayed again @nordair", engagement={"likes": 1})),  # the same post, delivered again
+    ]
+    writes = state.plan(scorer, records)
+    assert [ScoredPost.model_validate_json(v).brand for _, v in writes.scored] == ["nordair"]
+    assert [d.reason for d in writes.deadletters] == ["invalid UTF-8 at byte 0"]
+    c = writes.counters[1]
+    assert (c.posts_in, c.matched, c.unmatched, c.deadlettered, c.duplicates, c.scored_records) == (4, 2, 1, 1, 1, 1)
+    assert c.last_offset == 3 and c.posts_in == c.matched + c.unmatched + c.deadlettered
+
+    again = state.plan(scorer, records)  # read again after a crash before the commit
+    assert again.counters[1] == c, "nothing is counted twice"
+    assert len(again.scored) == 1, "the first delivery is sent again (the aggregate skips it by its offset)"
+
+
+def test_a_repeat_hours_later_in_another_batch_is_a_duplicate(scorer):
+    state = State()
+    state.plan(scorer, [raw(0, post_bytes("@nordair lost my bag", source_id="77"))])
+    writes = state.plan(scorer, [raw(900, post_bytes("@nordair lost my bag", source_id="77"))])
+    assert writes.scored == [] and writes.counters[1].duplicates == 1
+
+
+def test_a_record_whose_handling_raises_is_deadlettered_and_the_batch_goes_on(scorer, monkeypatch):
+    state = State()
+
+    def explode(post, evidence):
+        if "boom" in post.text:
+            raise KeyError("ingrid_newſ")
+        return Scorer.score(scorer, post, evidence)
+
+    monkeypatch.setattr(scorer, "score", explode)
+    writes = state.plan(scorer, [raw(0, post_bytes("@nordair boom")), raw(1, post_bytes("@nordair ok", "2"))])
+    assert [d.reason for d in writes.deadletters] == ["handling failed: KeyError: 'ingrid_newſ'"]
+    assert writes.counters[1].deadlettered == 1 and writes.counters[1].matched == 1
+
+
+def test_the_inputs_that_crashed_the_worker_are_handled(scorer):
+    state = State()
+    records = [raw(i, post_bytes(f"@nordair cc @ingrid_newſ number {i}", source_id=str(i))) for i in range(5)]
+    records += [
+        raw(5, None),
+        raw(6, post_bytes("@nordair", "9", author={"id": "1", "handle": "a", "followers": 2**62})),
+    ]
+    writes = state.plan(scorer, records)
+    assert writes.counters[1].matched == 5, "the long s matches the key person and does not crash matching"
+    assert "ingrid_news" in writes.scored[0][1].decode()
+    assert [d.reason.split(":")[0] for d in writes.deadletters] == ["empty record", "invalid field author.followers"]
+
+
+def test_failure_reason_keeps_the_last_line():
+    assert failure_reason(ValueError("first\nlast")) == "handling failed: ValueError: last"
+    assert failure_reason(RuntimeError()) == "handling failed: RuntimeError"
