@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import faust
+from faust.types import TP
 
 from schemas import topics
 from schemas.pipeline import PartitionCounters
@@ -174,6 +175,16 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     def scored_handled(partition: int) -> int | None:
         return buckets_table.get(progress_key(partition))
 
+    def owned(records: list[LogRecord]) -> list[LogRecord]:
+        """The records of partitions this worker still owns. Records fetched before a rebalance can reach
+        the agent after their partition moved to another worker; that worker handles them from its own
+        position, and writing state for them here would race its writes into the same changelog partition."""
+        assigned = app.consumer.assignment()
+        kept = [r for r in records if TP(r.topic, r.partition) in assigned]
+        if len(kept) < len(records):
+            log.info("skipped %d records of partitions no longer assigned here", len(records) - len(kept))
+        return kept
+
     def bucket_of(key: str) -> BucketState | None:
         stored = buckets_table.get(key)
         return BucketState.model_validate(stored) if stored is not None else None
@@ -210,7 +221,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     @app.agent(raw_topic)
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], raw_handled)
+            records = owned([LogRecord.from_faust(e.message) for e in events])
+            records = await fill_gaps(gap_reader, records, raw_handled)
             writes = plan_score_batch(records, counters_of, seen_table.get, scorer, limits, datetime.now(UTC))
             expired = {p: seen_index.expire(p, (c.event_time_s - horizon_s) // 60) for p, c in writes.counters.items()}
             sends = [deadletter(d) for d in writes.deadletters]
@@ -232,7 +244,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     @app.agent(scored_topic)
     async def aggregate(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = await fill_gaps(gap_reader, [LogRecord.from_faust(e.message) for e in events], scored_handled)
+            records = owned([LogRecord.from_faust(e.message) for e in events])
+            records = await fill_gaps(gap_reader, records, scored_handled)
             writes = plan_aggregate_batch(records, bucket_of, authors_table.get, settings.top_posts_per_bucket)
             progress = {p: max(offset, scored_handled(p) or -1) for p, offset in writes.progress.items()}
             sends = [deadletter(d) for d in writes.deadletters]

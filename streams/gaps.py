@@ -1,9 +1,18 @@
 """Reading past faust: records a partition holds between two offsets, fetched straight from the log.
 
-faust acks, and may commit, records it skips around a rebalance or a recovery without giving them to the
-agent (a record fetched while flow control is paused is "skipped" and acked). An agent that remembers the
-last offset it handled per partition notices the hole when the next record arrives, and reads the missing
-range here (assign + seek, no consumer group) to handle it before going on. Found with the `kill -9` test.
+Why faust skips records (faust-streaming 0.15, `faust/transport/consumer.py`): in `_drain_messages` a
+record whose offset is more than one past the last offset read from its partition is taken for a gap in
+the log (compaction, transaction markers), and the offsets in between go into `_gap`, which `_new_offset`
+counts as acknowledged: the next commit moves past them. Records that were fetched but never handed to
+the agent leave exactly such a hole once the fetch position has moved on: `getmany` stops half-way through
+a fetch when flow control stops or the consumer generation changes around a rebalance or a recovery, and
+`wait_first(callback(message), suspend_flow.wait())` drops the record whose hand-over a suspension cut off.
+Faust has no setting for topics without real gaps. Overriding `_add_gap` would turn the loss into a commit
+that never advances, and seeking back inside the drain loop would tie lytte to faust's internals.
+
+So each agent keeps, in its own changelog-backed state, the last offset it handled per partition, notices a
+hole when the next record arrives, and reads the missing range here (assign + seek, no consumer group)
+before going on. That is exact whatever the reason faust skipped, and it needs no faust internals.
 """
 
 from __future__ import annotations
