@@ -113,8 +113,8 @@ def pipeline_status(
     has waited longer than `stall_after_ms`, and nothing was handled in that time either.
 
     Scenario: partition 0 ends at 10 and has handled through offset 9 -> lag 0, not stalled. Partition 1
-    ends at 50, handled through 19 at t=0, now t=31 s, the first waiting record written at t=1 s -> lag 30,
-    stalled. The same at now t=20 s -> lag 30, not stalled (still within 30 s).
+    ends at 50, handled through 19 at t=0, now t=31 s, the first waiting record written at t=0.5 s -> lag
+    30, stalled (it has waited 30.5 s). The same at now t=20 s -> lag 30, not stalled (within 30 s).
     """
     first_waiting_ms = first_waiting_ms or {}
     partitions = []
@@ -135,3 +135,17 @@ def pipeline_status(
         partitions=partitions,
         **totals,
     )
+
+
+def stalled_for_s(status: PipelineStatus, first_waiting_ms: dict[int, int], now_ms: int) -> int | None:
+    """For how long nothing was handled while records waited on the stalled partitions (the shortest of
+    them); None when not stalled or when no stalled partition has a known start.
+
+    Scenario: partition 1 stalled, last handled at t=10 s, first waiting record at t=12 s, now t=50 s -> 38.
+    """
+    starts = [
+        since
+        for s in status.partitions
+        if s.stalled and (since := max(s.handled.handled_ms, first_waiting_ms.get(s.partition, 0))) > 0
+    ]
+    return max(0, (now_ms - max(starts)) // 1000) if starts else None

@@ -100,12 +100,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
     worker.execute_from_commandline()
 
 
+def cmd_status(args: argparse.Namespace) -> None:
+    """What the pipeline has handled, from Kafka alone. Exit 0 even when stalled (a report); 2 if Kafka does
+    not answer."""
+    from streams.status import run_status
+
+    run_status(_settings(), as_json=args.json, timeout_s=args.timeout)
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     """Score Posts (JSON Lines) or plain text lines from stdin; ScoredPosts as JSON Lines on stdout."""
-    import orjson
-
-    from schemas.records import Author, Evidence, Post, Source
-    from streams.intake import Rejected, parse_post
+    from streams.core.score_batch import failure_reason
     from streams.scoring import Scorer
 
     settings = _settings()
@@ -115,25 +120,37 @@ def cmd_score(args: argparse.Namespace) -> None:
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
-        if line.lstrip().startswith(b"{"):
-            post = parse_post(line, now)
-        else:
-            post = Post(
-                source=Source.REPLAY,
-                source_id=f"stdin-{number}",
-                created_at=now,
-                text=line.decode("utf-8", "replace"),
-                author=Author(id="stdin", handle="stdin"),
-            )
-        if isinstance(post, Rejected):
-            print(f"line {number}: rejected: {post.reason}", file=sys.stderr)
-            continue
-        scored = scorer.score(post, Evidence(raw_partition=0, raw_offset=number - 1, raw_timestamp_ms=0))
-        if not scored:
-            print(f"line {number}: matches no watched brand", file=sys.stderr)
-        for record in scored:
-            sys.stdout.buffer.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
+        try:
+            _score_line(scorer, number, line, now)
+        except Exception as exc:  # one bad line must not stop the rest, as in the worker
+            print(f"line {number}: {failure_reason(exc)}", file=sys.stderr)
     sys.stdout.flush()
+
+
+def _score_line(scorer, number: int, line: bytes, now: datetime) -> None:
+    import orjson
+
+    from schemas.records import Author, Evidence, Post, Source
+    from streams.intake import Rejected, parse_post
+
+    if line.lstrip().startswith(b"{"):
+        post = parse_post(line, now)
+    else:
+        post = Post(
+            source=Source.REPLAY,
+            source_id=f"stdin-{number}",
+            created_at=now,
+            text=line.decode("utf-8", "replace"),
+            author=Author(id="stdin", handle="stdin"),
+        )
+    if isinstance(post, Rejected):
+        print(f"line {number}: rejected: {post.reason}", file=sys.stderr)
+        return
+    scored = scorer.score(post, Evidence(raw_partition=0, raw_offset=number - 1, raw_timestamp_ms=0))
+    if not scored:
+        print(f"line {number}: matches no watched brand", file=sys.stderr)
+    for record in scored:
+        sys.stdout.buffer.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
 
 
 # -- sources -------------------------------------------------------------------------------------------
@@ -251,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="run the Dash command center")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser(
+        "status",
+        help="per raw partition: posts in the topic, handled, lag, stalled or not (from Kafka; exit 0 even if stalled)",
+        description="Reads Kafka only, so it works while Redis or the workers are down. Exit code 0 whenever Kafka "
+        "answered, stalled or not (read `stalled` from --json); 2 if Kafka does not answer in time.",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object (PipelineStatus plus services)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds Kafka gets to answer (default 10)")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("score", help="score posts from stdin (JSON Lines or plain text) to stdout, no broker")
     p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")

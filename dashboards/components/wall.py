@@ -61,19 +61,49 @@ def brand_tile(brand: BrandView, now: datetime) -> html.Div:
 
 
 def freshness(view: WallView, now: datetime) -> html.Span:
+    """The line that says whether the wall can be trusted, the most severe state first: STALLED (records
+    waiting in posts.raw and nothing handled for longer than the stall threshold), Kafka unreachable (so a
+    stall cannot be seen), no worker yet, STALE (no write to the live view for a while), and only then live."""
+    status = view.pipeline
+    if status is not None and status.stalled:
+        waited = f"for {view.stalled_for_s} s" if view.stalled_for_s is not None else "yet"
+        waiting = f"{status.lag:,} record{'s' if status.lag != 1 else ''} waiting"
+        return html.Span(f"STALLED: {waiting}, nothing handled {waited}", className="fresh fresh--stalled")
+    age = now.timestamp() - view.updated_ms / 1000 if view.updated_ms is not None else None
+    if status is None:
+        since = f" · last update {_age(age)} ago" if age is not None else ""
+        return html.Span(f"Kafka unreachable{since}", className="fresh fresh--kafka")
     if not view.configured:
         return html.Span("no data: no worker has started yet", className="fresh fresh--none")
-    if view.updated_ms is None:
+    if age is None:
         return html.Span("no data yet", className="fresh fresh--none")
-    age = now.timestamp() - view.updated_ms / 1000
     if age > STALE_AFTER_S:
-        return html.Span(f"STALE: last update {int(age // 60)} min ago", className="fresh fresh--stale")
+        return html.Span(f"STALE: last update {_age(age)} ago", className="fresh fresh--stale")
     return html.Span(f"live · updated {max(0, int(age))} s ago", className="fresh fresh--live")
 
 
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+#: What the pipeline did with every record of posts.raw; duplicates only when there are any.
+COUNTER_LABELS = {
+    "posts_in": "posts in",
+    "matched": "matched",
+    "unmatched": "unmatched",
+    "deadlettered": "deadletter",
+    "duplicates": "duplicates",
+}
+
+
 def counters(counters: dict[str, int]) -> list:
-    labels = {"posts_in": "posts in", "scored": "scored", "unmatched": "unmatched", "deadlettered": "deadletter"}
     return [
         html.Span([html.B(f"{counters[k]:,}"), f" {label}"], className=f"counter counter--{k}", id=f"counter-{k}")
-        for k, label in labels.items()
+        for k, label in COUNTER_LABELS.items()
+        if k != "duplicates" or counters.get(k, 0) > 0
     ]

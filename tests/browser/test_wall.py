@@ -53,7 +53,7 @@ def test_wall_tiles_change_live_after_new_posts(services_settings: Settings, spa
 
     # Post text is text: the page must not have turned any of it into elements.
     wait_until(
-        lambda: "<b>bold</b>" in chrome.find_element(By.ID, ids.tile("nordair")).text,
+        lambda: "<b>bold</b>" in tile_text(chrome, "nordair"),
         10,
         "the hostile post shown as text",
     )

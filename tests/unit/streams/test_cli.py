@@ -40,6 +40,22 @@ def test_score_reports_rejected_lines():
     assert "line 1: rejected: " in result.stderr
 
 
+def test_score_goes_on_after_a_line_that_used_to_crash_it():
+    result = lytte("score", stdin="@nordair cc @ingrid_newſ number 1\nI love flying Nordair!\n")
+    assert result.returncode == 0, result.stderr
+    brands = [orjson.loads(line)["brand"] for line in result.stdout.splitlines()]
+    assert brands == ["nordair", "nordair"]
+    assert orjson.loads(result.stdout.splitlines()[0])["key_people"][0]["handle"] == "ingrid_news"
+
+
+def test_score_reports_a_line_whose_handling_fails_and_goes_on(tmp_path):
+    # a plain-text line over the Post text limit cannot become a Post: the error is reported, not raised
+    result = lytte("score", stdin="x" * 25_001 + "\nI love flying Nordair!\n")
+    assert result.returncode == 0, result.stderr
+    assert "line 1: handling failed: ValidationError:" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
 def test_bad_watch_config_fails_start_up_with_one_line(tmp_path):
     bad = tmp_path / "watch.yaml"
     bad.write_text("brands:\n  - id: a\n    name: A\n    handles: [7]\n")
