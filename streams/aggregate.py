@@ -8,8 +8,8 @@ high-water mark enough.
 
 Unique authors are not a set inside the bucket (that would make every changelog write as large as the
 bucket's audience): a separate table holds one small entry per (bucket, author), naming the post that
-introduced the author. `is_new_author` reads it so that a crash between the two writes still counts the
-author exactly once.
+introduced the author (`streams.core.dedup.introduced_here` reads it), so that a crash between the two
+writes still counts the author exactly once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from schemas.records import BucketMetrics, PostKind, ScoredPost, TopPost
-from streams.core.dedup import introduced_here
 
 BUCKET_SECONDS = 60
 _KIND_FIELD = {
@@ -83,12 +82,6 @@ def author_key(bucket: str, event: ScoredPost) -> str:
 def author_entry(event: ScoredPost) -> list[int]:
     """What the authors table stores: the raw partition and offset of the post that introduced the author."""
     return [event.evidence.raw_partition, event.evidence.raw_offset]
-
-
-def is_new_author(entry: list[int] | None, event: ScoredPost) -> bool:
-    """No entry -> True. An entry written by this very post (a crash came before its bucket was saved) ->
-    True. An entry from another post -> False."""
-    return introduced_here(entry, event.evidence.raw_partition, event.evidence.raw_offset)
 
 
 def step(

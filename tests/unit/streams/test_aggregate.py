@@ -1,7 +1,8 @@
 from datetime import UTC, datetime
 
 from schemas.records import Author, PostKind
-from streams.aggregate import author_entry, bucket_key, bucket_start, is_new_author, step
+from streams.aggregate import author_entry, bucket_key, bucket_start, step
+from streams.core.dedup import introduced_here
 
 
 def test_bucket_start_floors_to_the_minute():
@@ -49,6 +50,6 @@ def test_top_posts_keep_the_highest_reach(scored_factory):
 
 def test_author_entries_survive_a_crash_between_writes(scored_factory):
     event = scored_factory(partition=1, offset=7)
-    assert is_new_author(None, event)
-    assert is_new_author(author_entry(event), event)  # written by this post before a crash
-    assert not is_new_author([1, 3], event)
+    assert introduced_here(None, 1, 7)
+    assert introduced_here(author_entry(event), 1, 7)  # written by this post before a crash
+    assert not introduced_here([1, 3], 1, 7)
