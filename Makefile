@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PACKAGES := redis-server
 TEST_PACKAGES := redis-server chromium chromium-driver
 
-.PHONY: demo test bench lint format venv kafka-jars demo-packages test-packages clean
+.PHONY: demo test faults bench lint format venv kafka-jars demo-packages test-packages clean
 
 demo: demo-packages kafka-jars
 	$(BIN)/lytte up
@@ -17,6 +17,11 @@ demo: demo-packages kafka-jars
 test: test-packages kafka-jars
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fault suite: kill -9, rebalances, broker and Redis restarts, hostile input; exact counts after each.
+# One case: make faults CASE=kill9 (exact case name; several: CASE=kill9,fuzz).
+faults: demo-packages kafka-jars
+	$(BIN)/python -m pytest tests/faults $(if $(CASE),--case=$(CASE))
 
 bench: demo-packages kafka-jars
 	$(BIN)/lytte bench

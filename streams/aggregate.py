@@ -73,10 +73,8 @@ def _top_posts(current: tuple[TopPost, ...], event: ScoredPost, keep: int) -> tu
 
 
 def author_key(bucket: str, event: ScoredPost) -> str:
-    """("nordair|1795516920", post by author "42") -> "29925282|nordair|42": the epoch minute first, so that
-    entries expire like the dedup entries (`streams.core.dedup.key_minute`)."""
-    brand, start = bucket.rsplit("|", 1)
-    return f"{int(start) // 60}|{brand}|{event.post.author.id}"
+    """("nordair|1795516920", post by author "42") -> "nordair|1795516920|42"."""
+    return f"{bucket}|{event.post.author.id}"
 
 
 def author_entry(event: ScoredPost) -> list[int]:

@@ -212,7 +212,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     @seen_table.on_recover
     async def rebuild_seen_index() -> None:
-        seen_index.rebuild((key, entry[0]) for key, entry in seen_table.data.items())
+        seen_index.rebuild((key, entry[0], entry[2]) for key, entry in seen_table.data.items())
 
     # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
     # so each table key is saved once per batch (its latest state) before the batch can be committed, and
@@ -233,7 +233,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
             await perform("score batch", sends)
             for key, (entry, p) in writes.seen.items():
                 apply_local(seen_table, key, entry)
-                seen_index.add(p, key)
+                seen_index.add(p, key, entry[2])
             for keys in expired.values():
                 for key in keys:
                     apply_local(seen_table, key, None)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from schemas.pipeline import PartitionCounters
 from schemas.records import Evidence
-from streams.core.dedup import Entry, introduced_here, seen_key
+from streams.core.dedup import Entry, introduced_here, seen_entry
 from streams.counters import Outcome, count
 from streams.gaps import LogRecord
 from streams.intake import Limits, Rejected, parse_post
@@ -81,13 +81,13 @@ def plan_score_batch(
             scored = scorer.score(post, evidence)
             outcome = "matched" if scored else "unmatched"
             if scored:
-                key = seen_key(post)
+                key = post.id
                 pending = writes.seen.get(key)
                 entry = pending[0] if pending else seen(key)
                 if introduced_here(entry, p, record.offset):
                     encoded = [(s.brand.encode(), s.model_dump_json().encode()) for s in scored]
                     if entry is None:
-                        writes.seen[key] = ([p, record.offset], p)
+                        writes.seen[key] = (seen_entry(post, p, record.offset), p)
                     writes.scored.extend(encoded)
                     produced = len(encoded)
                 else:
