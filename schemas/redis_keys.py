@@ -11,7 +11,7 @@ Layout under a prefix (default `lytte`):
 | `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
 | `{p}:changes` | pub/sub channel | per written batch and brand: brand, buckets, raw_timestamps_ms, written_ms |
-| `{p}:services` | hash | service name -> JSON `streams.supervise.record`: state, pid, restarts, ... |
+| `{p}:services` | hash | service name -> JSON `streams.local.supervise.record`: state, pid, restarts, ... |
 
 Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
 rebuilt by replaying the log.

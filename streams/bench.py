@@ -27,10 +27,10 @@ from schemas.records import BucketMetrics
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.watch import load_watch_config
-from streams.kafka_local.launcher import KafkaBroker
-from streams.matching import Matcher
-from streams.processes import ServiceError, child_env, free_port, spawn_lytte, stop
-from streams.redis_local import LocalRedis
+from streams.core.matching import Matcher
+from streams.local.kafka.launcher import KafkaBroker
+from streams.local.processes import ServiceError, child_env, free_port, spawn_lytte, stop
+from streams.local.redis import LocalRedis
 from streams.sentiment.vader import VaderScorer
 from streams.sources.producer import PostProducer
 from streams.sources.synth import Incident, SynthSource

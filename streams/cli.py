@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schemas.settings import Settings
 from schemas.watch import WatchConfig, WatchConfigError, load_watch_config
-from streams.processes import ServiceError
+from streams.local.processes import ServiceError
 
 
 class UsageError(RuntimeError):
@@ -39,7 +39,7 @@ def _watch(settings: Settings, path: str | None = None) -> WatchConfig:
 
 
 def cmd_kafka(args: argparse.Namespace) -> None:
-    from streams.kafka_local.launcher import KafkaBroker, fetch_jars
+    from streams.local.kafka.launcher import KafkaBroker, fetch_jars
 
     settings = _settings()
     if args.action == "fetch":
@@ -59,7 +59,7 @@ def cmd_kafka(args: argparse.Namespace) -> None:
 
 
 def cmd_redis(args: argparse.Namespace) -> None:
-    from streams.redis_local import LocalRedis
+    from streams.local.redis import LocalRedis
 
     settings = _settings()
     server = LocalRedis(settings.home / "redis", settings.redis_port)
@@ -86,7 +86,7 @@ def cmd_topics(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from faust.worker import Worker
 
-    from streams.app import create_app
+    from streams.agents.app import create_app
     from streams.topics_admin import create_topics
 
     settings = _settings()
@@ -111,7 +111,7 @@ def cmd_status(args: argparse.Namespace) -> None:
 def cmd_score(args: argparse.Namespace) -> None:
     """Score Posts (JSON Lines) or plain text lines from stdin; ScoredPosts as JSON Lines on stdout."""
     from streams.core.score_batch import failure_reason
-    from streams.scoring import Scorer
+    from streams.core.scoring import Scorer
 
     settings = _settings()
     scorer = Scorer(_watch(settings, args.config))
@@ -131,7 +131,7 @@ def _score_line(scorer, number: int, line: bytes, now: datetime) -> None:
     import orjson
 
     from schemas.records import Author, Evidence, Post, Source
-    from streams.intake import Rejected, parse_post
+    from streams.core.intake import Rejected, parse_post
 
     if line.lstrip().startswith(b"{"):
         post = parse_post(line, now)
@@ -215,7 +215,7 @@ def _interrupt(*_: object) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    from streams.stack import Stack
+    from streams.local.stack import Stack
 
     settings = _settings()
     _watch(settings)  # fail before starting anything

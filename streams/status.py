@@ -26,7 +26,7 @@ from schemas.pipeline import PartitionCounters, PipelineStatus, pipeline_status,
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
-from streams.processes import ServiceError
+from streams.local.processes import ServiceError
 
 T = TypeVar("T")
 

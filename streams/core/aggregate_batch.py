@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.records import BucketMetrics, ScoredPost
-from streams.aggregate import BucketState, author_entry, author_key, bucket_key, bucket_start, step
+from streams.core.aggregate import BucketState, author_entry, author_key, bucket_key, bucket_start, step
 from streams.core.dedup import Entry, introduced_here
+from streams.core.log_record import LogRecord
 from streams.core.score_batch import Deadletter, failure_reason
-from streams.gaps import LogRecord
 
 
 @dataclass

@@ -16,11 +16,11 @@ from datetime import datetime
 
 from schemas.pipeline import PartitionCounters
 from schemas.records import Evidence
+from streams.core.counters import Outcome, count
 from streams.core.dedup import Entry, introduced_here, seen_entry
-from streams.counters import Outcome, count
-from streams.gaps import LogRecord
-from streams.intake import Limits, Rejected, parse_post
-from streams.scoring import Scorer
+from streams.core.intake import Limits, Rejected, parse_post
+from streams.core.log_record import LogRecord
+from streams.core.scoring import Scorer
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ be replayed byte for byte. Three entry points:
 - `bad_record`: one hostile record as raw bytes, with its category and whether intake must reject it.
 - `mixed_stream`: a shuffled mix of both, plus exact duplicates and same-id redeliveries.
 
-Whether a record must be rejected is decided from how it was built, never by asking `streams.intake`; the
+Whether a record must be rejected is decided from how it was built, never by asking `streams.core.intake`; the
 unit tests hold the two against each other. Where the schema accepts a record that looks hostile (pydantic's
 lax mode turns `"12"` into 12 followers, `true` into schema version 1, a Unix time into a timestamp), the
 record is marked as accepted and its `detail` says why.
@@ -697,7 +697,7 @@ assert tuple(_BUILDERS) == CATEGORIES
 def bad_record(rng: random.Random, now: datetime, n: int) -> Fuzzed:
     """One hostile record: a category from `CATEGORIES`, each equally likely, then one variant of it.
 
-    `should_reject` says whether `streams.intake.parse_post(raw, now)` must return `Rejected`; it follows
+    `should_reject` says whether `streams.core.intake.parse_post(raw, now)` must return `Rejected`; it follows
     from how the record was built. Some hostile-looking records are valid Posts (NUL in the text, a handle of
     exactly 200 characters, a repeated key whose last value is good) and are marked `should_reject=False`.
 

@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 
 from dashboards import ids
 from schemas.settings import Settings
-from streams.processes import free_port, port_open
+from streams.local.processes import free_port, port_open
 from tests.fixtures.browser import console_errors
 from tests.fixtures.workers import wait_until
 from tests.integration.test_pipeline import produce, synth_posts

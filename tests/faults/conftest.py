@@ -106,8 +106,8 @@ def private_broker(tmp_path):
     """A Kafka broker of the case's own, which the case may stop, kill and start again (same ports, same
     storage: `KafkaBroker.start` formats the storage only when it holds no meta.properties)."""
     from schemas.settings import Settings
-    from streams.kafka_local.launcher import KafkaBroker
-    from streams.processes import free_port
+    from streams.local.kafka.launcher import KafkaBroker
+    from streams.local.processes import free_port
 
     broker = KafkaBroker(tmp_path / "kafka", free_port(), free_port(), Settings().cache_dir, heap="512m")
     broker.start(timeout=180)
@@ -118,8 +118,8 @@ def private_broker(tmp_path):
 @pytest.fixture
 def private_redis(tmp_path):
     """A redis-server of the case's own, which the case may kill and start again on the same port."""
-    from streams.processes import free_port
-    from streams.redis_local import LocalRedis
+    from streams.local.processes import free_port
+    from streams.local.redis import LocalRedis
 
     server = LocalRedis(tmp_path / "redis", free_port())
     server.start()

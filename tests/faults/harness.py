@@ -27,7 +27,7 @@ from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
-from streams.processes import child_env, spawn_lytte, stop
+from streams.local.processes import child_env, spawn_lytte, stop
 from streams.topics_admin import create_topics
 from tests.faults.results import CaseResult
 from tests.fixtures.workers import Child, counters, metrics_topic_counts, redis_bucket_counts, wait_until
@@ -434,7 +434,7 @@ def kill_process_group(proc: subprocess.Popen) -> None:
 
 def expected_duplicates(watch: WatchConfig, posts: Iterable[Post]) -> int:
     """How many of the matched posts repeat a post delivered before them (the `duplicates` counter)."""
-    from streams.matching import Matcher
+    from streams.core.matching import Matcher
 
     matcher = Matcher(watch)
     seen: set[str] = set()

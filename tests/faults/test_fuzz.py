@@ -111,7 +111,7 @@ def in_flight(settings, client, category: dict[bytes, str]) -> str:
 
     from schemas.pipeline import partition_counters
     from schemas.redis_keys import RedisKeys
-    from streams.app import BATCH_MAX
+    from streams.agents.app import BATCH_MAX
 
     counted = partition_counters(client.hgetall(RedisKeys(settings.redis_prefix).counters))
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)

@@ -19,7 +19,7 @@ from schemas.records import Post
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
-from streams.processes import free_port, spawn_lytte, stop
+from streams.local.processes import free_port, spawn_lytte, stop
 from tests.faults.harness import (
     Feeder,
     differences,

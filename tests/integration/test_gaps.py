@@ -8,7 +8,7 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas.topics import Topic
-from streams.gaps import GapReader
+from streams.agents.gaps import GapReader
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def test_reads_exactly_the_missing_offsets(services_settings):
 
 
 def test_a_read_that_cannot_reach_the_broker_is_bounded_and_retried(caplog):
-    from streams.processes import free_port
+    from streams.local.processes import free_port
 
     async def attempt():
         reader = GapReader(f"127.0.0.1:{free_port()}", attempt_timeout_s=1.0, max_backoff_s=0.1)

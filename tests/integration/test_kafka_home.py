@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from schemas.settings import Settings
-from streams.kafka_local.launcher import KafkaBroker, fetch_jars
-from streams.processes import free_port
+from streams.local.kafka.launcher import KafkaBroker, fetch_jars
+from streams.local.processes import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from schemas.redis_keys import RedisKeys
-from streams.aggregate import bucket_start
-from streams.matching import Matcher
+from streams.core.aggregate import bucket_start
+from streams.core.matching import Matcher
 from streams.sources.producer import PostProducer
 from streams.sources.synth import Incident, SynthSource
 from tests.fixtures.workers import counters, metrics_topic_counts, redis_bucket_counts, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.watch import load_watch_config
-from streams.matching import Matcher
+from streams.core.matching import Matcher
 from streams.sources.replay import read_posts
 from tests.fixtures.factories import AIRLINE_TWEETS, REPO
 from tests.fixtures.workers import counters, metrics_topic_counts, redis_bucket_counts, wait_until

@@ -32,7 +32,7 @@ def _where_lost(settings, watch_config, posts) -> str:
 
     from schemas.records import ScoredPost
     from schemas.topics import Topic
-    from streams.matching import Matcher
+    from streams.core.matching import Matcher
 
     scored = Counter()
     for record in read_topic(settings, Topic.POSTS_SCORED.name(settings.topic_prefix)):
@@ -42,7 +42,7 @@ def _where_lost(settings, watch_config, posts) -> str:
     wanted = {(p.id, m.brand) for p in posts for m in matcher.brands(p.text)}
     never_scored = sorted(k for k in wanted if k not in scored)
     # the whole scored log, folded through the same dedup as the agent, in log order
-    from streams.aggregate import bucket_key, bucket_start, step
+    from streams.core.aggregate import bucket_key, bucket_start, step
 
     states = {}
     for record in read_topic(settings, Topic.POSTS_SCORED.name(settings.topic_prefix)):

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from schemas.redis_keys import RedisKeys
-from streams.processes import free_port, port_open, spawn_lytte
+from streams.local.processes import free_port, port_open, spawn_lytte
 from tests.fixtures.factories import REPO
 from tests.fixtures.workers import Child, wait_until
 

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
-from streams.processes import child_env, free_port
+from streams.local.processes import child_env, free_port
 from tests.fixtures.factories import REPO
 from tests.fixtures.workers import wait_until
 from tests.integration.test_pipeline import produce, synth_posts

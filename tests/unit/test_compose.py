@@ -7,7 +7,7 @@ import yaml
 
 from schemas.settings import Settings
 from streams.cli import build_parser
-from streams.kafka_local.launcher import KAFKA_VERSION
+from streams.local.kafka.launcher import KAFKA_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

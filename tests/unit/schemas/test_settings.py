@@ -13,7 +13,7 @@ def test_bare_faust_variables_change_nothing(monkeypatch):
     monkeypatch.setenv("APP_STORE", "rocksdb://")
     monkeypatch.setenv("APP_ENV_PREFIX", "")
     from schemas.watch import load_watch_config
-    from streams.app import create_app
+    from streams.agents.app import create_app
 
     app = create_app(Settings(kafka_bootstrap="127.0.0.1:1"), load_watch_config("config/watch.yaml"))
     assert [str(u) for u in app.conf.broker] == ["kafka://127.0.0.1:1"]

@@ -3,7 +3,7 @@
 import pytest
 
 from schemas.watch import load_watch_config
-from streams.matching import Matcher
+from streams.core.matching import Matcher
 from streams.sources.replay import read_csv
 from tests.fixtures.factories import AIRLINE_TWEETS, REPO
 

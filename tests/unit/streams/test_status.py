@@ -10,7 +10,7 @@ from schemas import pipeline
 from schemas.pipeline import PartitionCounters, pipeline_status
 from schemas.settings import Settings
 from streams import status as status_module
-from streams.processes import free_port
+from streams.local.processes import free_port
 from streams.status import (
     _raw_partition,
     ago,

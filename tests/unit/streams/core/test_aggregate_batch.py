@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.records import Author
 from streams.core.aggregate_batch import plan_aggregate_batch
-from streams.gaps import LogRecord
+from streams.core.log_record import LogRecord
 
 
 def scored_record(offset: int, event) -> LogRecord:

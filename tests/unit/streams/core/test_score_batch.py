@@ -9,10 +9,10 @@ import pytest
 
 from schemas.pipeline import PartitionCounters
 from schemas.records import ScoredPost
+from streams.core.intake import Limits
+from streams.core.log_record import LogRecord
 from streams.core.score_batch import failure_reason, plan_score_batch
-from streams.gaps import LogRecord
-from streams.intake import Limits
-from streams.scoring import Scorer
+from streams.core.scoring import Scorer
 
 NOW = datetime.now(UTC)
 

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from schemas.pipeline import PartitionCounters
 from schemas.watch import load_watch_config
+from streams.core.intake import Limits
+from streams.core.log_record import LogRecord
 from streams.core.score_batch import plan_score_batch
-from streams.gaps import LogRecord
-from streams.intake import Limits
-from streams.scoring import Scorer
+from streams.core.scoring import Scorer
 from tests.fixtures.factories import REPO
 
 NOW = datetime.now(UTC)

@@ -13,10 +13,10 @@ import pytest
 
 from schemas.records import Evidence, Post
 from schemas.watch import load_watch_config
+from streams.core.intake import Rejected, parse_post
+from streams.core.matching import Matcher
+from streams.core.scoring import Scorer
 from streams.faults.fuzz import BRAND_MENTIONS, CATEGORIES, Fuzzed, bad_record, good_post, mentions_for, mixed_stream
-from streams.intake import Rejected, parse_post
-from streams.matching import Matcher
-from streams.scoring import Scorer
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 WATCH_YAML = Path(__file__).resolve().parents[4] / "config" / "watch.yaml"

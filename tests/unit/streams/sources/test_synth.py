@@ -1,7 +1,7 @@
 from collections import Counter
 from datetime import UTC, datetime
 
-from streams.matching import Matcher
+from streams.core.matching import Matcher
 from streams.sources.synth import Incident, SynthSource
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

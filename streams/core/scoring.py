@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from schemas.records import Evidence, KeyPersonHit, Post, ScoredPost
 from schemas.watch import WatchConfig
-from streams.matching import Matcher
+from streams.core.matching import Matcher
 from streams.sentiment.language import LanguageGuesser
 from streams.sentiment.vader import VaderScorer
 

@@ -1,6 +1,6 @@
 import asyncio
 
-from streams.gaps import GapReader, LogRecord, fill_gaps, missing_range
+from streams.agents.gaps import GapReader, LogRecord, fill_gaps, missing_range
 
 
 def test_missing_range():

@@ -1,7 +1,7 @@
 import pytest
 
 from schemas.watch import parse_watch_config
-from streams.matching import Matcher
+from streams.core.matching import Matcher
 
 CONFIG = parse_watch_config("""
 brands:

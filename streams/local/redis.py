@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.processes import ServiceError, port_open, stop, wait_for
+from streams.local.processes import ServiceError, port_open, stop, wait_for
 
 
 @dataclass

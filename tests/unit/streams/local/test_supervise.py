@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import doctest
 
-from streams import supervise
-from streams.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record, restarts_recent
+from streams.local import supervise
+from streams.local.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record, restarts_recent
 
 
 def crash_loop(times: int, run_s: float, start: float = 0.0) -> tuple[Supervised, list[float], float]:

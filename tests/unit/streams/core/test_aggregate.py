@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from schemas.records import Author, PostKind
-from streams.aggregate import author_entry, bucket_key, bucket_start, step
+from streams.core.aggregate import author_entry, bucket_key, bucket_start, step
 from streams.core.dedup import introduced_here
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from streams.processes import ServiceError, port_open, stop, wait_for
+from streams.local.processes import ServiceError, port_open, stop, wait_for
 
 KAFKA_VERSION = "4.1.1"
 _HERE = resources.files(__package__)

@@ -1,9 +1,9 @@
 """`lytte up`: Kafka and Redis when none are configured, then the worker, the dashboard and the synth
 source as child processes, each logging to a file.
 
-Every service is supervised: one whose process exits is started again after a backoff (`streams.supervise`),
+Every service is supervised: one whose process exits is started again after a backoff (`streams.local.supervise`),
 the local broker on the same ports and storage. A restarted redis-server is empty: the worker notices and
-writes the view again (`streams.redis_sink.ViewWriter`). Each service's state goes to the `{p}:services`
+writes the view again (`streams.agents.redis_sink.ViewWriter`). Each service's state goes to the `{p}:services`
 hash in Redis. Only `stop` (Ctrl-C, SIGTERM) ends the stack; it stops the services in reverse order."""
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import redis
 
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
-from streams.kafka_local.launcher import KafkaBroker
-from streams.processes import ServiceError, spawn_lytte, stop, wait_for
-from streams.redis_local import LocalRedis
-from streams.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record
+from streams.local.kafka.launcher import KafkaBroker
+from streams.local.processes import ServiceError, spawn_lytte, stop, wait_for
+from streams.local.redis import LocalRedis
+from streams.local.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record
 from streams.topics_admin import create_topics
 
 PUBLISH_EVERY_S = 5.0  # the services hash is rewritten this often even when nothing changed

@@ -5,7 +5,7 @@ performs them, all sends gathered and checked, and only then lets faust acknowle
     posts.raw --score--> posts.scored (keyed by brand) --aggregate--> metrics + Redis live view
         \\--> deadletter (bytes as they came, reason in headers)
 
-Processing guarantee is at-least-once with idempotent effects (see `streams.aggregate`). Agent
+Processing guarantee is at-least-once with idempotent effects (see `streams.core.aggregate`). Agent
 concurrency stays 1: faust can commit past an in-flight message with more (faust #606); scale by
 partitions and workers instead.
 """
@@ -26,15 +26,15 @@ from schemas.pipeline import PartitionCounters
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
-from streams.aggregate import BucketState
+from streams.agents.durable_table import apply_local, send_changelog
+from streams.agents.gaps import GapReader, LogRecord, fill_gaps
+from streams.agents.redis_sink import RedisSink, ViewWriter
+from streams.core.aggregate import BucketState
 from streams.core.aggregate_batch import plan_aggregate_batch
 from streams.core.dedup import ExpiryIndex
+from streams.core.intake import Limits
 from streams.core.score_batch import Deadletter, plan_score_batch
-from streams.durable_table import apply_local, send_changelog
-from streams.gaps import GapReader, LogRecord, fill_gaps
-from streams.intake import Limits
-from streams.redis_sink import RedisSink, ViewWriter
-from streams.scoring import Scorer
+from streams.core.scoring import Scorer
 
 log = logging.getLogger(__name__)
 

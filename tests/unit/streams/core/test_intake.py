@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from schemas.records import Post
-from streams.intake import Limits, Rejected, parse_post
+from streams.core.intake import Limits, Rejected, parse_post
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

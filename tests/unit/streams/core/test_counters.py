@@ -1,5 +1,5 @@
 from schemas.pipeline import PartitionCounters
-from streams.counters import count
+from streams.core.counters import count
 
 
 def test_counts_each_outcome_once():

@@ -2,9 +2,9 @@ import base64
 
 import pytest
 
-from streams.kafka_local import launcher
-from streams.kafka_local.launcher import classpath, fetch_jars, new_cluster_id
-from streams.processes import ServiceError
+from streams.local.kafka import launcher
+from streams.local.kafka.launcher import classpath, fetch_jars, new_cluster_id
+from streams.local.processes import ServiceError
 
 
 def test_cluster_ids_are_16_bytes_in_base64url():
