@@ -79,8 +79,7 @@ async def perform(what: str, sends: list[Awaitable[Awaitable]]) -> None:
     while True:
         attempt += 1
         try:
-            futures = [await send for send in sends]
-            results = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), WRITE_ATTEMPT_S)
+            results = await asyncio.wait_for(_start_and_gather(sends), WRITE_ATTEMPT_S)
             failed = [r for r in results if isinstance(r, BaseException)]
             if not failed:
                 if attempt > 1:
@@ -93,6 +92,11 @@ async def perform(what: str, sends: list[Awaitable[Awaitable]]) -> None:
         log.warning("%s: %s; trying again in %.0f s (the batch is not acknowledged meanwhile)", what, problem, delay)
         await asyncio.sleep(delay)
         sends = [s.restart() for s in sends]
+
+
+async def _start_and_gather(sends: list[Awaitable[Awaitable]]) -> list:
+    futures = [await send for send in sends]
+    return await asyncio.gather(*futures, return_exceptions=True)
 
 
 class Send:
@@ -121,6 +125,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
+        # faust's default (1,200 s) lets one send wait twenty minutes; a batch's writes are retried instead
+        producer_request_timeout=WRITE_ATTEMPT_S / 2,
         web_enabled=False,
         # table keys and values: JSON, so that keys come back as the same str after changelog recovery
         key_serializer="json",

@@ -155,6 +155,14 @@ class Workers:
         self.children.append(child)
         return child
 
+    def dump_stacks(self) -> None:
+        """Ask every live worker to print its threads' and tasks' stacks into its log (mode's SIGUSR1)."""
+        for child in self.children:
+            if child.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.proc.pid, signal.SIGUSR1)
+        time.sleep(3)
+
     def kill9(self, child: Child) -> None:
         self.killed.add(id(child))
         child.kill9()
@@ -346,6 +354,8 @@ def settle(
         if value != progress["value"]:
             progress.update(value=value, at=now)
         elif now - progress["at"] > stall_s:
+            if workers is not None:
+                workers.dump_stacks()
             raise AssertionError(f"stalled: posts_in stayed at {value} of {n_records} for {stall_s:.0f} s")
         return value >= n_records
 

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -52,6 +54,23 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
         assert sorted(r["name"] for r in records) == ["dashboard", "kafka", "redis", "synth", "worker"]
         assert {(r["state"], r["restarts"]) for r in records} == {("running", 0)}
         client.close()
+
+        # `lytte status --json` against the stack, as an operator runs it beside `lytte up`
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")}
+        env.update({f"LYTTE_{k}": str(v) for k, v in ports.items()})
+        result = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "status", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        status = json.loads(result.stdout)
+        assert status["raw_end"] > 0 and status["posts_in"] > 0 and status["stalled"] is False
+        assert status["posts_in"] == status["matched"] + status["unmatched"] + status["deadlettered"]
+        assert {s["name"] for s in status["services"]} >= {"worker", "kafka", "redis"}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(60)
