@@ -91,7 +91,6 @@ async def perform(what: str, sends: list[Awaitable[Awaitable]]) -> None:
         delay = min(30.0, 2.0 ** (attempt - 1))
         log.warning("%s: %s; trying again in %.0f s (the batch is not acknowledged meanwhile)", what, problem, delay)
         await asyncio.sleep(delay)
-        sends = [s.restart() for s in sends]
 
 
 async def _start_and_gather(sends: list[Awaitable[Awaitable]]) -> list:
@@ -100,16 +99,14 @@ async def _start_and_gather(sends: list[Awaitable[Awaitable]]) -> list:
 
 
 class Send:
-    """A send that can be started again: `await Send(...)` starts it and gives the delivery future."""
+    """A send that can be started again: each `await` of it starts the send anew and gives its delivery
+    future, so a batch's writes can be retried as they are."""
 
     def __init__(self, start, *args, **kwargs) -> None:
         self._start, self._args, self._kwargs = start, args, kwargs
 
     def __await__(self):
         return self._start(*self._args, **self._kwargs).__await__()
-
-    def restart(self) -> Send:
-        return Send(self._start, *self._args, **self._kwargs)
 
 
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
