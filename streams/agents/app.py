@@ -26,6 +26,7 @@ from schemas.pipeline import PartitionCounters
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
+from streams.agents import await_dump
 from streams.agents.durable_table import apply_local, send_changelog
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
@@ -110,11 +111,14 @@ class Send:
 
 
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
+    datadir = settings.home / "worker"  # faust's default is `<app id>-data` in the current directory
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         env={},  # faust must not read BROKER_URL & co. from the environment: lytte's settings rule
         store="memory://",
+        datadir=str(datadir),
         processing_guarantee="at_least_once",
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -204,6 +208,10 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
 
     view = ViewWriter(rebuild_view)
+
+    @app.task
+    async def install_await_dump() -> None:
+        await_dump.install(asyncio.get_running_loop())
 
     @app.task
     async def publish_watch() -> None:

@@ -156,11 +156,11 @@ class Workers:
         return child
 
     def dump_stacks(self) -> None:
-        """Ask every live worker to print its threads' and tasks' stacks into its log (mode's SIGUSR1)."""
+        """Ask every live worker to print its tasks' await chains and its threads' stacks into its log."""
         for child in self.children:
             if child.proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.proc.pid, signal.SIGUSR1)
+                    os.kill(child.proc.pid, signal.SIGUSR2)
         time.sleep(3)
 
     def kill9(self, child: Child) -> None:
