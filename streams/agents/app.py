@@ -110,6 +110,30 @@ class Send:
         return self._start(*self._args, **self._kwargs).__await__()
 
 
+def consumer_facts(app: faust.App) -> dict[str, object]:
+    """faust's and aiokafka's flow state, for a stall's diagnosis (read, never changed)."""
+    consumer = app.consumer
+    facts: dict[str, object] = {
+        "in_recovery": app.in_recovery,
+        "rebalancing": app.rebalancing,
+        "generation": app.consumer_generation_id,
+        "flow_control_active": app.flow_control.is_active(),
+        "consumer_flow_active": consumer.flow_active,
+        "assignment": sorted(map(str, consumer.assignment())),
+        "active_partitions": sorted(map(str, consumer._active_partitions or ())),
+        "paused_partitions": sorted(map(str, consumer._paused_partitions)),
+        "buffered_partitions": sorted(map(str, consumer._buffered_partitions)),
+    }
+    inner = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    if inner is not None:
+        subscriptions = inner._subscription
+        facts["aiokafka_reassignment_in_progress"] = subscriptions.reassignment_in_progress
+        facts["aiokafka_paused"] = sorted(map(str, subscriptions.paused_partitions()))
+        facts["aiokafka_assigned"] = sorted(map(str, subscriptions.assigned_partitions()))
+        facts["aiokafka_fetched_partitions"] = sorted(map(str, inner._fetcher._records))
+    return facts
+
+
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     datadir = settings.home / "worker"  # faust's default is `<app id>-data` in the current directory
     datadir.mkdir(parents=True, exist_ok=True)
@@ -211,7 +235,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     @app.task
     async def install_await_dump() -> None:
-        await_dump.install(asyncio.get_running_loop())
+        await_dump.install(asyncio.get_running_loop(), partial(consumer_facts, app))
 
     @app.task
     async def publish_watch() -> None:

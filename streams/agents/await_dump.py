@@ -15,6 +15,7 @@ import gc
 import inspect
 import signal
 import sys
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
 
@@ -46,9 +47,8 @@ def _inner(awaitable: Any) -> tuple[str | None, Any]:
     return f"{kind} {awaitable!r:.200}", None
 
 
-def dump_tasks(out: TextIO) -> None:
-    tasks = asyncio.all_tasks()
-    out.write(f"=== await chains of {len(tasks)} tasks ===\n")
+def _write_tasks(out: TextIO, title: str, tasks: set[asyncio.Task]) -> None:
+    out.write(f"=== {title}: await chains of {len(tasks)} tasks ===\n")
     for task in sorted(tasks, key=lambda t: t.get_name()):
         out.write(f"--- {task.get_name()}\n")
         node: Any = task.get_coro()
@@ -58,6 +58,25 @@ def dump_tasks(out: TextIO) -> None:
             line, node = _inner(node)
             if line:
                 out.write(f"    {line}\n")
+
+
+def dump_tasks(out: TextIO, facts: Callable[[], dict[str, Any]] | None = None) -> None:
+    """The tasks of this loop, then those of every other running loop (faust runs aiokafka's consumer in a
+    thread with its own loop), then `facts` (state worth seeing next to the chains), then the threads."""
+    current = asyncio.get_running_loop()
+    _write_tasks(out, "this loop", asyncio.all_tasks())
+    others = [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop) and o is not current]
+    for loop in others:
+        if loop.is_running():
+            # read from another thread: fine for a diagnosis of a loop that is idle or stuck
+            _write_tasks(out, f"loop {id(loop):#x}", asyncio.all_tasks(loop))
+    if facts is not None:
+        out.write("=== facts ===\n")
+        try:
+            for name, value in facts().items():
+                out.write(f"{name}: {value!r:.2000}\n")
+        except Exception as exc:  # a diagnosis must not take the worker down
+            out.write(f"facts failed: {exc!r}\n")
     out.write("=== threads ===\n")
     out.flush()
     faulthandler.dump_traceback(out, all_threads=True)
@@ -65,6 +84,6 @@ def dump_tasks(out: TextIO) -> None:
     out.flush()
 
 
-def install(loop: asyncio.AbstractEventLoop) -> None:
-    """Dump on SIGUSR2 (from the loop's thread, so the chains are consistent)."""
-    loop.add_signal_handler(signal.SIGUSR2, dump_tasks, sys.stderr)
+def install(loop: asyncio.AbstractEventLoop, facts: Callable[[], dict[str, Any]] | None = None) -> None:
+    """Dump on SIGUSR2 (run by the loop, so that this loop's chains are consistent)."""
+    loop.add_signal_handler(signal.SIGUSR2, dump_tasks, sys.stderr, facts)
