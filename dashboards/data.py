@@ -21,7 +21,7 @@ from schemas.pipeline import (
     pipeline_status,
     stalled_for_s,
 )
-from schemas.records import BucketMetrics
+from schemas.records import BucketMetrics, merge_partials
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
@@ -245,10 +245,7 @@ class LiveView:
         results = pipe.execute()
         brands = []
         for i, (w, role) in enumerate(watched):
-            buckets = sorted(
-                (BucketMetrics.model_validate_json(v) for v in results[2 * i].values()),
-                key=lambda b: b.bucket_start,
-            )
+            buckets = merge_partials(BucketMetrics.model_validate_json(v) for v in results[2 * i].values())
             latest = [orjson.loads(p) for p in results[2 * i + 1]]
             brands.append(BrandView(w.id, w.name, role, buckets, latest))
         counters = partition_counters(results[-2])

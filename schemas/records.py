@@ -6,6 +6,7 @@ in `schemas/json/` are generated from these models (`lytte schemas write`) and a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -14,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeIn
 
 POST_SCHEMA_VERSION = 1
 SCORED_POST_SCHEMA_VERSION = 1
-BUCKET_METRICS_SCHEMA_VERSION = 1
+BUCKET_METRICS_SCHEMA_VERSION = 2
 
 #: X allows the longest posts of the sources we read (25,000 characters for paid accounts).
 MAX_TEXT_CHARS = 25_000
@@ -76,7 +77,7 @@ class Engagement(Record):
 
 
 class Post(Record):
-    """A post from any source, normalised. Key on `lytte.posts.raw`: `id`."""
+    """A post from any source, normalised. Key on `lytte.posts.raw`: `raw_key` (the author)."""
 
     schema_version: Literal[1] = POST_SCHEMA_VERSION
     source: Source
@@ -94,6 +95,13 @@ class Post(Record):
     def id(self) -> str:
         """Globally unique: the same source id on two sources is two posts."""
         return f"{self.source.value}:{self.source_id}"
+
+    @property
+    def raw_key(self) -> bytes:
+        """The key on `posts.raw`: the author (source and author id), so that all of one author's posts, and
+        every repeat of a post, land in one partition. The worker counts per raw partition, so that is what
+        keeps unique authors and duplicate detection exact without any exchange between partitions."""
+        return f"{self.source.value}:{self.author.id}".encode()
 
 
 class Sentiment(Record):
@@ -144,12 +152,18 @@ class TopPost(Record):
 
 
 class BucketMetrics(Record):
-    """One brand's one-minute bucket of event time. Key on `lytte.metrics`: `brand`; later records for the
-    same (brand, bucket_start) replace earlier ones."""
+    """One brand's one-minute bucket of event time, as counted from one `posts.raw` partition (a partial,
+    `raw_partition` set) or from all of them (merged, `raw_partition` None). Key on `lytte.metrics`: `brand`;
+    a later record for the same (brand, bucket_start, raw_partition) replaces an earlier one, and a bucket is
+    the merge of its partials (`merge_partials`).
 
-    schema_version: Literal[1] = BUCKET_METRICS_SCHEMA_VERSION
+    Partials add up exactly: a post is counted in the partition its author's posts go to (`Post.raw_key`),
+    so no post and no author is counted in two partials."""
+
+    schema_version: Literal[2] = BUCKET_METRICS_SCHEMA_VERSION
     brand: str
     bucket_start: UtcDatetime
+    raw_partition: NonNegativeInt | None = None
     posts: NonNegativeInt = 0
     originals: NonNegativeInt = 0
     reposts: NonNegativeInt = 0
@@ -172,6 +186,47 @@ class BucketMetrics(Record):
     def net_sentiment(self) -> float:
         """(positive - negative) / posts, in [-1, 1]; 0 for an empty bucket."""
         return (self.positive - self.negative) / self.posts if self.posts else 0.0
+
+
+_SUMMED = (
+    "posts",
+    "originals",
+    "reposts",
+    "replies",
+    "quotes",
+    "positive",
+    "neutral",
+    "negative",
+    "compound_sum",
+    "reach",
+    "unique_authors",
+    "key_person_posts",
+)
+
+
+def rank_top_posts(posts: Iterable[TopPost], keep: int) -> tuple[TopPost, ...]:
+    """The `keep` posts of widest reach, ties by post id: the same order in a partial and in a merge."""
+    return tuple(sorted(posts, key=lambda t: (-t.reach, t.post_id))[:keep])
+
+
+def merge_partials(partials: Iterable[BucketMetrics]) -> list[BucketMetrics]:
+    """One bucket per (brand, bucket_start) from its partials, sorted by bucket_start then brand.
+
+    Scenario: nordair 10:42 from partition 0 (posts=3, unique_authors=2, top post reach 900) and from
+    partition 3 (posts=1, unique_authors=1, top post reach 5,000) -> one nordair 10:42 bucket with posts=4,
+    unique_authors=3, raw_partition None and the reach-5,000 post first. Each partial keeps its top N, so the
+    merged top N is exact. A merged bucket given again merges to itself.
+    """
+    groups: dict[tuple[str, datetime], list[BucketMetrics]] = {}
+    for partial in partials:
+        groups.setdefault((partial.brand, partial.bucket_start), []).append(partial)
+    merged = []
+    for (brand, start), group in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        totals = {name: sum(getattr(m, name) for m in group) for name in _SUMMED}
+        keep = max(len(m.top_posts) for m in group)
+        top = rank_top_posts((t for m in group for t in m.top_posts), keep)
+        merged.append(BucketMetrics(brand=brand, bucket_start=start, **totals, top_posts=top))
+    return merged
 
 
 RECORD_TYPES: dict[str, type[Record]] = {

@@ -5,8 +5,8 @@ Layout under a prefix (default `lytte`):
 | key | type | holds |
 |---|---|---|
 | `{p}:watch` | string | the watch configuration the workers run with (JSON) |
-| `{p}:brand:{brand}:buckets` | hash | bucket start (epoch seconds) -> BucketMetrics JSON; newest N kept |
-| `{p}:brand:{brand}:bucket_index` | sorted set | bucket start epochs, to trim the hash to the newest N |
+| `{p}:brand:{brand}:buckets` | hash | `<epoch>:<raw partition>` -> partial BucketMetrics JSON; newest N minutes |
+| `{p}:brand:{brand}:bucket_index` | sorted set | bucket start epochs, to trim the hash to the newest N minutes |
 | `{p}:brand:{brand}:latest` | sorted set | latest post JSON scored by created_at; newest M kept |
 | `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
@@ -14,7 +14,7 @@ Layout under a prefix (default `lytte`):
 | `{p}:services` | hash | service name -> JSON `streams.local.supervise.record`: state, pid, restarts, ... |
 
 Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
-rebuilt by replaying the log.
+rebuilt by replaying the log. A bucket is the merge of its partials (`schemas.records.merge_partials`).
 """
 
 from dataclasses import dataclass

@@ -126,7 +126,7 @@ def _bench(settings: Settings, watch, n: int, home: Path) -> None:
     brands = [w.id for w, _ in watch.watched()]
     expected_warmup = sum(len(matcher.brands(p.text)) for p in warmup)
     expected_total = expected_warmup + sum(len(matcher.brands(t)) for t in texts)
-    payloads = [(p.id.encode(), p.model_dump_json().encode()) for p in posts]
+    payloads = [(p.raw_key, p.model_dump_json().encode()) for p in posts]
 
     create_topics(settings)
     worker = spawn_lytte(["worker"], child_env(settings), home / "worker.log")

@@ -110,7 +110,7 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     """Score Posts (JSON Lines) or plain text lines from stdin; ScoredPosts as JSON Lines on stdout."""
-    from streams.core.score_batch import failure_reason
+    from streams.core.batch import failure_reason
     from streams.core.scoring import Scorer
 
     settings = _settings()

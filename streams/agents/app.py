@@ -1,9 +1,13 @@
-"""The Faust app and its agents. Agents only move data: each batch's decisions are one pure function
-(`streams.core.score_batch`, `streams.core.aggregate_batch`) that returns the writes it wants; the agent
-performs them, all sends gathered and checked, and only then lets faust acknowledge the batch.
+"""The Faust app and its agent. The agent only moves data: each batch's decisions are one pure function
+(`streams.core.batch`) that returns the writes it wants; the agent performs them, all sends gathered and
+checked, and only then lets faust acknowledge the batch.
 
-    posts.raw --score--> posts.scored (keyed by brand) --aggregate--> metrics + Redis live view
-        \\--> deadletter (bytes as they came, reason in headers)
+    posts.raw (keyed by author) --handle--> posts.scored (per post and brand, with evidence)
+                                        \\--> partial buckets per raw partition -> metrics + Redis live view
+                                        \\--> deadletter (bytes as they came, reason in headers)
+
+Everything a raw partition's posts change lives in that partition's state, so the work spreads over
+partitions and workers for any mix of brands; readers merge the partial buckets.
 
 Processing guarantee is at-least-once with idempotent effects (see `streams.core.aggregate`). Agent
 concurrency stays 1: faust can commit past an in-flight message with more (faust #606); scale by
@@ -30,11 +34,10 @@ from streams.agents import await_dump
 from streams.agents.durable_table import apply_local, send_changelog
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
-from streams.core.aggregate import BucketState
-from streams.core.aggregate_batch import plan_aggregate_batch
-from streams.core.dedup import ExpiryIndex
+from streams.core.aggregate import BucketState, key_minute
+from streams.core.batch import Deadletter, plan_batch
+from streams.core.expiry import ExpiryIndex, expiry_minute, horizon_s
 from streams.core.intake import Limits
-from streams.core.score_batch import Deadletter, plan_score_batch
 from streams.core.scoring import Scorer
 
 log = logging.getLogger(__name__)
@@ -53,23 +56,6 @@ def limits_from(settings: Settings) -> Limits:
         max_future_skew=timedelta(seconds=settings.max_future_skew_s),
         max_age=timedelta(seconds=settings.max_post_age_s),
     )
-
-
-def dedup_horizon_s(settings: Settings) -> int:
-    """How long a post's dedup entry is kept, in event time: long enough that a repeat arriving after it
-    is gone is older than intake accepts (see `streams.core.dedup`)."""
-    return settings.max_post_age_s + settings.max_future_skew_s + 60
-
-
-def progress_key(partition: int) -> str:
-    """The buckets-table key of the last posts.scored offset handled in a partition. It lives in the
-    buckets table so that it shares the changelog partition with the buckets it covers, and is sent after
-    them: recovered, it implies they were recovered too."""
-    return f"~progress|{partition}"
-
-
-def is_progress_key(key: str) -> bool:
-    return key.startswith("~progress|")
 
 
 async def perform(what: str, sends: list[Awaitable[Awaitable]]) -> None:
@@ -166,6 +152,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     metrics_topic = topic(Topic.METRICS)
     deadletter_topic = topic(Topic.DEADLETTER)
 
+    # Every table is partitioned like posts.raw: the state of raw partition p lives in changelog partition p.
     counters_table = app.Table("partition-counters", key_type=str)
     seen_table = app.Table("seen-posts", key_type=str)
     buckets_table = app.Table("buckets", key_type=str)
@@ -174,9 +161,11 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     scorer = Scorer(watch)
     gap_reader = GapReader(settings.bootstrap)
     limits = limits_from(settings)
-    horizon_s = dedup_horizon_s(settings)
-    seen_index = ExpiryIndex()
+    horizon = horizon_s(settings)
+    # which keys each partition holds, by minute (derived; rebuilt after recovery): expiry without a scan
+    expiry = {name: ExpiryIndex() for name in ("seen", "buckets", "authors")}
     sink = RedisSink(settings)
+    state = TableState(counters_table, seen_table, buckets_table, authors_table)
 
     def deadletter(d: Deadletter) -> Send:
         r = d.record
@@ -196,15 +185,9 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     def changelog(table: faust.Table, key: str, value, partition: int) -> Send:
         return Send(send_changelog, table, key, value, partition)
 
-    def counters_of(partition: int) -> PartitionCounters:
-        return PartitionCounters.model_validate(counters_table.get(str(partition)) or {})
-
     def raw_handled(partition: int) -> int | None:
-        last = counters_of(partition).last_offset
+        last = state.counters(partition).last_offset
         return last if last >= 0 else None
-
-    def scored_handled(partition: int) -> int | None:
-        return buckets_table.get(progress_key(partition))
 
     def owned(records: list[LogRecord]) -> list[LogRecord]:
         """The records of partitions this worker still owns. Records fetched before a rebalance can reach
@@ -216,19 +199,15 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
             log.info("skipped %d records of partitions no longer assigned here", len(records) - len(kept))
         return kept
 
-    def bucket_of(key: str) -> BucketState | None:
-        stored = buckets_table.get(key)
-        return BucketState.model_validate(stored) if stored is not None else None
-
     # Redis is a derived view: after the tables are recovered (a restart, a rebalance) or Redis comes back
     # empty, write what they hold, so the wall does not wait for new posts to show the last hours again.
     async def rebuild_view() -> None:
-        states = [
-            BucketState.model_validate(v).metrics for k, v in buckets_table.data.items() if not is_progress_key(k)
-        ]
-        states.sort(key=lambda m: m.bucket_start)
+        partials = sorted(
+            (BucketState.model_validate(v).metrics for v in buckets_table.data.values()),
+            key=lambda m: m.bucket_start,
+        )
         await sink.write_watch(watch)
-        await sink.write_view(states[-settings.redis_buckets_kept * len(watch.watched()) :], [])
+        await sink.write_view(partials[-settings.redis_buckets_kept * len(watch.watched()) * settings.partitions :], [])
         await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
 
     view = ViewWriter(rebuild_view)
@@ -243,65 +222,88 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     @buckets_table.on_recover
     async def rebuild_buckets() -> None:
+        expiry["buckets"].rebuild((k, _partition_of(k), key_minute(k)) for k in buckets_table.data)
         await view.repair()
 
+    @authors_table.on_recover
+    async def rebuild_authors() -> None:
+        expiry["authors"].rebuild((k, _partition_of(k), key_minute(k)) for k in authors_table.data)
+
     @seen_table.on_recover
-    async def rebuild_seen_index() -> None:
-        seen_index.rebuild((key, entry[0], entry[2]) for key, entry in seen_table.data.items())
+    async def rebuild_seen() -> None:
+        expiry["seen"].rebuild((key, entry[0], entry[2]) for key, entry in seen_table.data.items())
 
     # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
     # so each table key is saved once per batch (its latest state) before the batch can be committed, and
     # Redis gets one round trip per batch. Tables are saved with explicit partitions, which is what makes
     # writing them from a batch safe (faust #497 is about the implicit current event).
     @app.agent(raw_topic)
-    async def score(stream: faust.StreamT) -> None:
+    async def handle(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
             records = owned([LogRecord.from_faust(e.message) for e in events])
             records = await fill_gaps(gap_reader, records, raw_handled)
-            writes = plan_score_batch(records, counters_of, seen_table.get, scorer, limits, datetime.now(UTC))
-            expired = {p: seen_index.expire(p, (c.event_time_s - horizon_s) // 60) for p, c in writes.counters.items()}
+            writes = plan_batch(records, state, scorer, limits, datetime.now(UTC), settings.top_posts_per_bucket)
+            expired = {
+                (name, p): index.expire(p, expiry_minute(c.event_time_s, horizon))
+                for name, index in expiry.items()
+                for p, c in writes.counters.items()
+            }
             sends = [deadletter(d) for d in writes.deadletters]
             sends += [Send(scored_topic.send, key=k, value=v) for k, v in writes.scored]
             sends += [changelog(seen_table, k, entry, p) for k, (entry, p) in writes.seen.items()]
-            sends += [changelog(seen_table, k, None, p) for p, keys in expired.items() for k in keys]
-            sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
-            await perform("score batch", sends)
-            for key, (entry, p) in writes.seen.items():
-                apply_local(seen_table, key, entry)
-                seen_index.add(p, key, entry[2])
-            for keys in expired.values():
-                for key in keys:
-                    apply_local(seen_table, key, None)
-            for p, c in writes.counters.items():
-                apply_local(counters_table, str(p), c.model_dump())
-            await view.write(partial(sink.write_counters, writes.counters))
-
-    @app.agent(scored_topic)
-    async def aggregate(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = owned([LogRecord.from_faust(e.message) for e in events])
-            records = await fill_gaps(gap_reader, records, scored_handled)
-            writes = plan_aggregate_batch(records, bucket_of, authors_table.get, settings.top_posts_per_bucket)
-            progress = {p: max(offset, scored_handled(p) or -1) for p, offset in writes.progress.items()}
-            sends = [deadletter(d) for d in writes.deadletters]
             sends += [changelog(authors_table, k, entry, p) for k, (entry, p) in writes.authors.items()]
             sends += [
-                changelog(buckets_table, k, state.model_dump(mode="json"), p)
-                for k, (state, p) in writes.buckets.items()
+                changelog(buckets_table, k, bucket.model_dump(mode="json"), p)
+                for k, (bucket, p) in writes.buckets.items()
             ]
             sends += [
                 Send(metrics_topic.send, key=m.brand.encode(), value=m.model_dump_json().encode())
                 for m in writes.metrics.values()
             ]
-            # after the buckets, into the same changelog partition (see progress_key)
-            sends += [changelog(buckets_table, progress_key(p), offset, p) for p, offset in progress.items()]
-            await perform("aggregate batch", sends)
-            for key, (entry, _) in writes.authors.items():
+            tables = {"seen": seen_table, "buckets": buckets_table, "authors": authors_table}
+            sends += [changelog(tables[name], k, None, p) for (name, p), keys in expired.items() for k in keys]
+            sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
+            await perform("batch", sends)
+            for key, (entry, p) in writes.seen.items():
+                apply_local(seen_table, key, entry)
+                expiry["seen"].add(p, key, entry[2])
+            for key, (entry, p) in writes.authors.items():
                 apply_local(authors_table, key, entry)
-            for key, (state, _) in writes.buckets.items():
-                apply_local(buckets_table, key, state.model_dump(mode="json"))
-            for p, offset in progress.items():
-                apply_local(buckets_table, progress_key(p), offset)
+                expiry["authors"].add(p, key, key_minute(key))
+            for key, (bucket, p) in writes.buckets.items():
+                apply_local(buckets_table, key, bucket.model_dump(mode="json"))
+                expiry["buckets"].add(p, key, key_minute(key))
+            for (name, _), keys in expired.items():
+                for key in keys:
+                    apply_local(tables[name], key, None)
+            for p, c in writes.counters.items():
+                apply_local(counters_table, str(p), c.model_dump())
             await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
+            await view.write(partial(sink.write_counters, writes.counters))
 
     return app
+
+
+def _partition_of(key: str) -> int:
+    """The raw partition of a bucket or author key: "nordair|1795516920|3|42" -> 3."""
+    return int(key.split("|", 3)[2])
+
+
+class TableState:
+    """The worker's tables as `streams.core.batch.StateReader` reads them."""
+
+    def __init__(self, counters: faust.Table, seen: faust.Table, buckets: faust.Table, authors: faust.Table) -> None:
+        self._counters, self._seen, self._buckets, self._authors = counters, seen, buckets, authors
+
+    def counters(self, partition: int) -> PartitionCounters:
+        return PartitionCounters.model_validate(self._counters.get(str(partition)) or {})
+
+    def seen(self, key: str):
+        return self._seen.get(key)
+
+    def bucket(self, key: str) -> BucketState | None:
+        stored = self._buckets.get(key)
+        return BucketState.model_validate(stored) if stored is not None else None
+
+    def author(self, key: str):
+        return self._authors.get(key)

@@ -22,14 +22,18 @@ log = logging.getLogger(__name__)
 #: Bounds on every Redis call of the worker: a Redis that is away must not hold up the Kafka pipeline.
 REDIS_TIMEOUT_S = 2.0
 
-# A bucket and its index, trimmed to the newest N buckets, in one atomic step.
+# A partial bucket (field "<epoch>:<raw partition>") and its minute in the index, trimmed to the newest N
+# minutes (every partition's partial of a dropped minute goes with it), in one atomic step.
+# ARGV: epoch, partition, partial JSON, minutes kept, partition count.
 _WRITE_BUCKET = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
-local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
 if excess > 0 then
   local old = redis.call('ZPOPMIN', KEYS[2], excess)
-  for i = 1, #old, 2 do redis.call('HDEL', KEYS[1], old[i]) end
+  for i = 1, #old, 2 do
+    for p = 0, tonumber(ARGV[5]) - 1 do redis.call('HDEL', KEYS[1], old[i] .. ':' .. p) end
+  end
 end
 """
 
@@ -72,7 +76,8 @@ class RedisSink:
         self._write_bucket = self._redis.register_script(_WRITE_BUCKET)
 
     async def write_view(self, buckets: list[BucketMetrics], posts: list[ScoredPost]) -> bool:
-        """Write a batch in one round trip: the buckets it changed (latest state each), its posts into the
+        """Write a batch in one round trip: the partial buckets it changed (latest state each; readers merge
+        the partials of a minute with `schemas.records.merge_partials`), its posts into the
         latest-posts lists, the staleness stamp, and one change notice per brand. The notice carries the
         Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis latency.
 
@@ -90,8 +95,10 @@ class RedisSink:
                 keys=[self.keys.buckets(brand), self.keys.bucket_index(brand)],
                 args=[
                     int(metrics.bucket_start.timestamp()),
+                    metrics.raw_partition if metrics.raw_partition is not None else 0,
                     metrics.model_dump_json(),
                     self._settings.redis_buckets_kept,
+                    self._settings.partitions,
                 ],
                 client=pipe,
             )

@@ -1,14 +1,17 @@
-"""Per-brand, per-minute buckets of event time, changed only by `step`.
+"""Partial buckets: one brand's posts of one minute of event time, as counted from one `posts.raw` partition.
 
-The state remembers, per `posts.raw` partition, the highest raw offset it has applied. After a crash the
-score agent re-sends what it had not committed and the aggregate agent re-reads what it had not committed;
-both arrive with raw offsets at or below that mark and are skipped, so nothing is counted twice. Posts of
-one raw partition reach one bucket in offset order (one producer, one partition), which is what makes a
-high-water mark enough.
+The worker that owns a raw partition counts its posts where they are, so a brand that takes all the
+traffic spreads over every partition instead of landing on one. The view and the rules read a bucket as
+the merge of its partials (`schemas.records.merge_partials`). Because posts.raw is keyed by author, an
+author's posts are all in one partition: the partials' unique-author counts add up exactly.
+
+A partial remembers the highest raw offset it has applied (`high_water`). Posts of one partition arrive in
+offset order, so after a crash, records read again arrive at or below the mark and are skipped: nothing is
+counted twice.
 
 Unique authors are not a set inside the bucket (that would make every changelog write as large as the
-bucket's audience): a separate table holds one small entry per (bucket, author), naming the post that
-introduced the author (`streams.core.dedup.introduced_here` reads it), so that a crash between the two
+bucket's audience): a separate table holds one small entry per (partial bucket, author), naming the post
+that introduced the author (`streams.core.dedup.introduced_here` reads it), so that a crash between the two
 writes still counts the author exactly once.
 """
 
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.records import BucketMetrics, PostKind, ScoredPost, TopPost
+from schemas.records import BucketMetrics, PostKind, ScoredPost, TopPost, rank_top_posts
 
 BUCKET_SECONDS = 60
 _KIND_FIELD = {
@@ -36,31 +39,33 @@ def bucket_start(created_at: datetime) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def bucket_key(brand: str, start: datetime) -> str:
-    """("nordair", 10:42Z) -> "nordair|1795516920": the table key, one per brand and minute."""
-    return f"{brand}|{int(start.timestamp())}"
+def bucket_key(brand: str, start: datetime, partition: int) -> str:
+    """("nordair", 10:42Z, raw partition 3) -> "nordair|1795516920|3": one table key per partial bucket."""
+    return f"{brand}|{int(start.timestamp())}|{partition}"
+
+
+def key_minute(key: str) -> int:
+    """The epoch minute of a bucket or author key: "nordair|1795516920|3" -> 29925282."""
+    return int(key.split("|", 2)[1]) // BUCKET_SECONDS
 
 
 class BucketState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     metrics: BucketMetrics
-    high_water: dict[int, int] = {}
+    high_water: int = -1
 
     @classmethod
-    def empty(cls, brand: str, start: datetime) -> BucketState:
-        return cls(metrics=BucketMetrics(brand=brand, bucket_start=start))
+    def empty(cls, brand: str, start: datetime, partition: int) -> BucketState:
+        return cls(metrics=BucketMetrics(brand=brand, bucket_start=start, raw_partition=partition))
 
     def already_applied(self, event: ScoredPost) -> bool:
-        ev = event.evidence
-        return ev.raw_offset <= self.high_water.get(ev.raw_partition, -1)
+        return event.evidence.raw_offset <= self.high_water
 
 
-def _top_posts(current: tuple[TopPost, ...], event: ScoredPost, keep: int) -> tuple[TopPost, ...]:
-    if keep <= 0:
-        return ()
+def _top_post(event: ScoredPost) -> TopPost:
     post = event.post
-    candidate = TopPost(
+    return TopPost(
         post_id=post.id,
         author_handle=post.author.handle,
         reach=post.author.followers,
@@ -68,12 +73,10 @@ def _top_posts(current: tuple[TopPost, ...], event: ScoredPost, keep: int) -> tu
         text=post.text[:_TOP_POST_TEXT_CHARS],
         url=post.url,
     )
-    ranked = sorted((*current, candidate), key=lambda t: (-t.reach, t.post_id))
-    return tuple(ranked[:keep])
 
 
 def author_key(bucket: str, event: ScoredPost) -> str:
-    """("nordair|1795516920", post by author "42") -> "nordair|1795516920|42"."""
+    """("nordair|1795516920|3", post by author "42") -> "nordair|1795516920|3|42"."""
     return f"{bucket}|{event.post.author.id}"
 
 
@@ -85,20 +88,21 @@ def author_entry(event: ScoredPost) -> list[int]:
 def step(
     state: BucketState | None, event: ScoredPost, new_author: bool, top_posts: int = 3
 ) -> tuple[BucketState, bool]:
-    """Apply one scored post to its bucket; return the new state and whether it counted.
+    """Apply one scored post to its partial bucket; return the new state and whether it counted.
 
-    Scenario: an empty state and a negative original post by a new author with 1,200 followers ->
-    posts=1, originals=1, negative=1, reach=1200, unique_authors=1, applied=True. The same event again
-    (same raw partition and offset, as after a crash) -> the state unchanged, applied=False.
+    Scenario: an empty state and a negative original post (raw partition 0, offset 5) by a new author with
+    1,200 followers -> posts=1, originals=1, negative=1, reach=1200, unique_authors=1, high_water=5,
+    applied=True. The same event again (as after a crash) or any offset up to 5 -> unchanged, applied=False.
     """
-    start = bucket_start(event.post.created_at)
+    ev = event.evidence
     if state is None:
-        state = BucketState.empty(event.brand, start)
+        state = BucketState.empty(event.brand, bucket_start(event.post.created_at), ev.raw_partition)
     if state.already_applied(event):
         return state, False
     m = state.metrics
     post = event.post
     kind_field = _KIND_FIELD[post.kind]
+    top = rank_top_posts((*m.top_posts, _top_post(event)), top_posts) if top_posts > 0 else ()
     metrics = m.model_copy(
         update={
             "posts": m.posts + 1,
@@ -108,8 +112,7 @@ def step(
             "reach": m.reach + post.author.followers,
             "unique_authors": m.unique_authors + (1 if new_author else 0),
             "key_person_posts": m.key_person_posts + (1 if event.key_people else 0),
-            "top_posts": _top_posts(m.top_posts, event, top_posts),
+            "top_posts": top,
         }
     )
-    high_water = {**state.high_water, event.evidence.raw_partition: event.evidence.raw_offset}
-    return BucketState(metrics=metrics, high_water=high_water), True
+    return BucketState(metrics=metrics, high_water=ev.raw_offset), True

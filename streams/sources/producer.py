@@ -23,7 +23,7 @@ class PostProducer:
         self.sent = 0
 
     def send(self, post: Post) -> None:
-        self.send_raw(post.id.encode(), post.model_dump_json().encode())
+        self.send_raw(post.raw_key, post.model_dump_json().encode())
 
     def send_raw(self, key: bytes | None, value: bytes) -> None:
         self._producer.send(self.topic, key=key, value=value)

@@ -84,8 +84,8 @@ def watched_brands(watch: WatchConfig) -> list[str]:
 
 
 def post_records(posts: Iterable[Post]) -> list[Record]:
-    """As `PostProducer.send` writes them: key = post id, value = the Post JSON."""
-    return [(p.id.encode(), p.model_dump_json().encode()) for p in posts]
+    """As `PostProducer.send` writes them: key = the author (`Post.raw_key`), value = the Post JSON."""
+    return [(p.raw_key, p.model_dump_json().encode()) for p in posts]
 
 
 def expected_counts(watch: WatchConfig, posts: Iterable[Post]) -> Counter:

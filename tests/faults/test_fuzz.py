@@ -59,7 +59,7 @@ def test_fuzz(fault_case, workers, fault_settings, redis_client, watch_config):
             continue
         post = reference_post(item.raw)
         accepted.append(post)
-        records.append((post.id.encode(), item.raw))  # keyed by post id, as sources do: repeats share a partition
+        records.append((post.raw_key, item.raw))  # keyed by author, as sources do: repeats share a partition
     expected = expected_counts(watch_config, accepted)
 
     feeder = Feeder(settings, records)

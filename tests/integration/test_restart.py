@@ -41,15 +41,16 @@ def _where_lost(settings, watch_config, posts) -> str:
     matcher = Matcher(watch_config)
     wanted = {(p.id, m.brand) for p in posts for m in matcher.brands(p.text)}
     never_scored = sorted(k for k in wanted if k not in scored)
-    # the whole scored log, folded through the same dedup as the agent, in log order
+    # the whole scored log, folded into partial buckets as the agent folds posts, in log order, then merged
+    from schemas.records import merge_partials
     from streams.core.aggregate import bucket_key, bucket_start, step
 
     states = {}
     for record in read_topic(settings, Topic.POSTS_SCORED.name(settings.topic_prefix)):
         sp = ScoredPost.model_validate_json(record.value)
-        key = bucket_key(sp.brand, bucket_start(sp.post.created_at))
+        key = bucket_key(sp.brand, bucket_start(sp.post.created_at), sp.evidence.raw_partition)
         states[key], _ = step(states.get(key), sp, False)
-    folded = {k: v.metrics.posts for k, v in states.items()}
+    folded = {f"{m.brand}@{m.bucket_start:%H:%M}": m.posts for m in merge_partials(s.metrics for s in states.values())}
     return f"{len(never_scored)} matched posts never reached posts.scored: {never_scored[:10]}; folded log: {folded}"
 
 

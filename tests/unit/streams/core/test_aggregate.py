@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from schemas.records import Author, PostKind
-from streams.core.aggregate import author_entry, bucket_key, bucket_start, step
+from streams.core.aggregate import author_entry, bucket_key, bucket_start, key_minute, step
 from streams.core.dedup import introduced_here
 
 
@@ -9,18 +9,23 @@ def test_bucket_start_floors_to_the_minute():
     assert bucket_start(datetime(2026, 11, 24, 10, 42, 59, 900000, tzinfo=UTC)) == datetime(
         2026, 11, 24, 10, 42, tzinfo=UTC
     )
-    assert bucket_key("nordair", datetime(2026, 11, 24, 10, 42, tzinfo=UTC)) == "nordair|1795516920"
+    assert bucket_key("nordair", datetime(2026, 11, 24, 10, 42, tzinfo=UTC), 3) == "nordair|1795516920|3"
+    assert key_minute("nordair|1795516920|3") == 1795516920 // 60
+    assert key_minute("nordair|1795516920|3|author-1") == 1795516920 // 60
 
 
 def test_step_counts_every_dimension(scored_factory):
     a = Author(id="1", handle="a", followers=1200)
-    s, applied = step(None, scored_factory(compound=-0.6, author=a), new_author=True)
+    s, applied = step(None, scored_factory(compound=-0.6, author=a, partition=2), new_author=True)
     assert applied
     m = s.metrics
     assert (m.posts, m.originals, m.negative, m.reach, m.unique_authors) == (1, 1, 1, 1200, 1)
-    s, _ = step(s, scored_factory(compound=0.5, kind=PostKind.REPOST, referenced_id="x:1", author=a), new_author=False)
-    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.REPLY, followers=10), new_author=True)
-    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.QUOTE, followers=5), new_author=True)
+    assert m.raw_partition == 2
+    s, _ = step(
+        s, scored_factory(compound=0.5, kind=PostKind.REPOST, referenced_id="x:1", author=a, partition=2), False
+    )
+    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.REPLY, followers=10, partition=2), new_author=True)
+    s, _ = step(s, scored_factory(compound=0.0, kind=PostKind.QUOTE, followers=5, partition=2), new_author=True)
     m = s.metrics
     assert (m.posts, m.originals, m.reposts, m.replies, m.quotes) == (4, 1, 1, 1, 1)
     assert (m.positive, m.neutral, m.negative) == (1, 2, 1)
@@ -37,8 +42,8 @@ def test_step_skips_what_it_has_already_applied(scored_factory):
     assert not applied and again == s
     older, applied = step(s, scored_factory(partition=2, offset=9), new_author=True)
     assert not applied and older == s
-    other_partition, applied = step(s, scored_factory(partition=1, offset=3), new_author=True)
-    assert applied and other_partition.metrics.posts == 2
+    newer, applied = step(s, scored_factory(partition=2, offset=11), new_author=True)
+    assert applied and newer.metrics.posts == 2 and newer.high_water == 11
 
 
 def test_top_posts_keep_the_highest_reach(scored_factory):

@@ -1,4 +1,4 @@
-"""Properties of the score batch over arbitrary streams: every record is accounted for exactly once."""
+"""Properties of the batch over arbitrary streams: every record and every post is accounted for exactly once."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.pipeline import PartitionCounters
+from schemas.records import merge_partials
 from schemas.watch import load_watch_config
+from streams.core.batch import plan_batch
 from streams.core.intake import Limits
 from streams.core.log_record import LogRecord
-from streams.core.score_batch import plan_score_batch
 from streams.core.scoring import Scorer
+from tests.fixtures.batch_state import DictState
 from tests.fixtures.factories import REPO
 
 NOW = datetime.now(UTC)
@@ -27,10 +28,10 @@ good = st.builds(
             "source_id": str(sid),
             "created_at": NOW.isoformat(),
             "text": text,
-            "author": {"id": "1", "handle": "a", "followers": followers},
+            "author": {"id": str(sid % 3), "handle": "a", "followers": followers},
         }
     ),
-    st.integers(0, 30),  # few ids: repeats are common
+    st.integers(0, 30),  # few ids: repeats are common; authors 0..2
     st.sampled_from(TEXTS) | st.text(max_size=40),
     st.integers(0, 2**40),
 )
@@ -46,24 +47,23 @@ def scorer() -> Scorer:
 @given(values=st.lists(good | hostile, max_size=40), split=st.integers(0, 40))
 def test_every_record_counts_once_however_the_stream_is_batched_and_replayed(scorer, values, split):
     records = [LogRecord("t.posts.raw", 0, i, 0, None, v) for i, v in enumerate(values)]
-    counters: dict[int, PartitionCounters] = {}
-    seen: dict[str, list[int]] = {}
+    state = DictState()
     scored = 0
 
     def plan(batch):
         nonlocal scored
-        w = plan_score_batch(batch, lambda p: counters.get(p, PartitionCounters()), seen.get, scorer, Limits(), NOW)
-        counters.update(w.counters)
-        seen.update({k: e for k, (e, _) in w.seen.items()})
+        w = state.apply(plan_batch(batch, state, scorer, Limits(), NOW))
         scored += len(w.scored)
         return w
 
     plan(records[:split])
     plan(records[split:])
     plan(records)  # everything read again, as after a crash before any commit
-    c = counters.get(0, PartitionCounters())
+    c = state.counters(0)
     assert c.posts_in == len(records)
     assert c.posts_in == c.matched + c.unmatched + c.deadlettered
     assert c.duplicates <= c.matched
-    distinct_matched = len(seen)
-    assert c.scored_records >= distinct_matched
+    assert c.scored_records >= len(state.seen_table)
+    buckets = merge_partials(b.metrics for b in state.bucket_table.values())
+    assert sum(m.posts for m in buckets) == c.scored_records, "every scored record is in exactly one bucket once"
+    assert all(m.unique_authors <= min(3, m.posts) for m in buckets)

@@ -1,4 +1,4 @@
-"""The score agent's batch, planned without a broker."""
+"""The worker's batch, planned without a broker."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from schemas.pipeline import PartitionCounters
 from schemas.records import ScoredPost
+from streams.core.batch import failure_reason, plan_batch
 from streams.core.intake import Limits
 from streams.core.log_record import LogRecord
-from streams.core.score_batch import failure_reason, plan_score_batch
 from streams.core.scoring import Scorer
+from tests.fixtures.batch_state import DictState
 
 NOW = datetime.now(UTC)
 
@@ -33,20 +33,9 @@ def post_bytes(text: str, source_id: str = "1", **extra) -> bytes:
     return orjson.dumps(data)
 
 
-class State:
-    """The tables, as the agent would hold them after applying writes."""
-
-    def __init__(self) -> None:
-        self.counters: dict[int, PartitionCounters] = {}
-        self.seen: dict[str, list[int]] = {}
-
+class State(DictState):
     def plan(self, scorer, records):
-        writes = plan_score_batch(
-            records, lambda p: self.counters.get(p, PartitionCounters()), self.seen.get, scorer, Limits(), NOW
-        )
-        self.counters.update(writes.counters)
-        self.seen.update({k: e for k, (e, _) in writes.seen.items()})
-        return writes
+        return self.apply(plan_batch(records, self, scorer, Limits(), NOW))
 
 
 @pytest.fixture
@@ -69,9 +58,45 @@ def test_a_batch_counts_every_record_once_and_deadletters_the_bad_ones(scorer):
     assert (c.posts_in, c.matched, c.unmatched, c.deadlettered, c.duplicates, c.scored_records) == (4, 2, 1, 1, 1, 1)
     assert c.last_offset == 3 and c.posts_in == c.matched + c.unmatched + c.deadlettered
 
+    ((key, (bucket, partition)),) = writes.buckets.items()
+    assert key.startswith("nordair|") and key.endswith("|1") and partition == 1
+    assert (bucket.metrics.posts, bucket.metrics.unique_authors, bucket.metrics.raw_partition) == (1, 1, 1)
+    assert len(writes.authors) == 1 and list(writes.metrics) == [key]
+
     again = state.plan(scorer, records)  # read again after a crash before the commit
     assert again.counters[1] == c, "nothing is counted twice"
-    assert len(again.scored) == 1, "the first delivery is sent again (the aggregate skips it by its offset)"
+    assert again.buckets == {} and again.authors == {}, "nothing is folded twice"
+    assert len(again.scored) == 1, "the first delivery is sent again (readers of posts.scored dedup by evidence)"
+    assert again.metrics[key].posts == 1, "the metrics record is sent again, unchanged"
+
+
+def test_partials_of_one_brand_spread_over_partitions_and_count_authors_once(scorer):
+    state = State()
+    records = [
+        raw(0, post_bytes("@nordair late", "1"), partition=0),
+        raw(1, post_bytes("@nordair late again", "2"), partition=0),  # same author (42), same partition
+        raw(0, post_bytes("@nordair fine", "3", author={"id": "7", "handle": "b"}), partition=3),
+    ]
+    writes = state.plan(scorer, records)
+    by_partition = {p: b.metrics for b, p in writes.buckets.values()}
+    assert {p: (m.posts, m.unique_authors) for p, m in by_partition.items()} == {0: (2, 1), 3: (1, 1)}
+
+
+def test_a_crash_between_writes_counts_nothing_twice(scorer):
+    """The bucket was written but not the counters (a crash between the sends): the records are planned
+    again from the old counters; the bucket's high-water mark and the author entry keep them from counting
+    twice."""
+    records = [
+        raw(i, post_bytes(f"@nordair number {i}", str(i), author={"id": str(i % 2), "handle": "a"})) for i in range(4)
+    ]
+    state = State()
+    writes = plan_batch(records, state, scorer, Limits(), NOW)
+    state.bucket_table.update({k: s for k, (s, _) in writes.buckets.items()})  # only the buckets landed
+    state.author_table.update({k: e for k, (e, _) in writes.authors.items()})
+    again = state.plan(scorer, records)
+    assert again.counters[1].posts_in == 4 and again.buckets == {}
+    ((m),) = again.metrics.values()
+    assert (m.posts, m.unique_authors) == (4, 2)
 
 
 def test_a_repeat_hours_later_in_another_batch_is_a_duplicate(scorer):
