@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="older posts go to the deadletter topic; also how long a post is remembered to count it once",
     )
     top_posts_per_bucket: int = Field(default=3, ge=0)
+    changelog_segment_s: int = Field(
+        default=3600,
+        ge=10,
+        description="the worker's changelog topics roll a segment this often, so that compaction (which only "
+        "cleans rolled segments) removes expired entries and start-up recovery reads little more than live state",
+    )
     stall_after_s: float = Field(
         default=30.0, gt=0, description="records waiting and nothing handled this long: the pipeline is stalled"
     )

@@ -153,10 +153,15 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     deadletter_topic = topic(Topic.DEADLETTER)
 
     # Every table is partitioned like posts.raw: the state of raw partition p lives in changelog partition p.
-    counters_table = app.Table("partition-counters", key_type=str)
-    seen_table = app.Table("seen-posts", key_type=str)
-    buckets_table = app.Table("buckets", key_type=str)
-    authors_table = app.Table("bucket-authors", key_type=str)
+    # Expired entries are removed with tombstones; rolled segments let compaction drop them from the log.
+    compaction = {
+        "segment.ms": settings.changelog_segment_s * 1000,
+        "delete.retention.ms": settings.changelog_segment_s * 1000,
+    }
+    counters_table = app.Table("partition-counters", key_type=str, extra_topic_configs=compaction)
+    seen_table = app.Table("seen-posts", key_type=str, extra_topic_configs=compaction)
+    buckets_table = app.Table("buckets", key_type=str, extra_topic_configs=compaction)
+    authors_table = app.Table("bucket-authors", key_type=str, extra_topic_configs=compaction)
 
     scorer = Scorer(watch)
     gap_reader = GapReader(settings.bootstrap)

@@ -45,8 +45,8 @@ def digest(raw: bytes | None) -> bytes:
 
 def test_fuzz(fault_case, workers, fault_settings, redis_client, watch_config):
     settings = fault_settings.model_copy(update={"max_post_age_s": MAX_AGE_S})
-    worker = workers.start(settings)
-    wait(lambda: ready(worker), 120, "the worker to be ready", workers)
+    for worker in [workers.start(settings) for _ in range(2)]:
+        wait(lambda w=worker: ready(w), 120, "the workers to be ready", workers)
 
     now = datetime.now(UTC) + CLOCK_MARGIN
     items = mixed_stream(SEED, N_GOOD, N_BAD, now)

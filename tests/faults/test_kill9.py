@@ -42,6 +42,7 @@ pytestmark = pytest.mark.faults
 N_POSTS = 100_000
 RATE = 800  # posts/s: the stream lasts about two minutes and is still coming in at the kills
 KILL_AT = (0.2, 0.45, 0.7)  # of the posts counted
+WORKERS = 2
 
 
 def test_kill9(fault_case, workers, fault_settings, redis_client, watch_config):
@@ -49,17 +50,18 @@ def test_kill9(fault_case, workers, fault_settings, redis_client, watch_config):
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=21)
     expected = expected_counts(watch_config, posts)
 
-    worker = workers.start(settings)
+    pool = [workers.start(settings) for _ in range(WORKERS)]
     feeder = Feeder(settings, post_records(posts), rate=RATE)
     feeder.start()
     kills, produced_at_kill = [], []
     for k, share in enumerate(KILL_AT, 1):
         target = int(N_POSTS * share)
         wait(lambda t=target: posts_in(redis_client, settings) >= t, 300, f"{target} posts counted (kill {k})", workers)
-        workers.kill9(worker)
+        victim = k % WORKERS  # each worker in turn: the other takes its partitions over, then gives some back
+        workers.kill9(pool[victim])
         produced_at_kill.append(feeder.sent)
-        kills.append(f"kill {k}: {posts_in(redis_client, settings)} counted, {feeder.sent} produced")
-        worker = workers.start(settings)
+        kills.append(f"kill {k} (worker {victim}): {posts_in(redis_client, settings)} counted, {feeder.sent} produced")
+        pool[victim] = workers.start(settings)
     n = feeder.result(600)
 
     verdict = settle(

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.faults
 N_POSTS = 20_000
 RATE = 400  # posts/s: 50 s of stream
 DOWN_S = 5.0  # how long a service stays down
+WORKERS = 2
 
 
 def _broker_case(fault_case, workers, broker, redis_server, tmp_path, watch_config, hard: bool) -> None:
@@ -43,8 +44,8 @@ def _broker_case(fault_case, workers, broker, redis_server, tmp_path, watch_conf
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=41 + hard)
     expected = expected_counts(watch_config, posts)
 
-    worker = workers.start(settings)
-    wait(lambda: ready(worker), 120, "the worker ready", workers)
+    for worker in [workers.start(settings) for _ in range(WORKERS)]:
+        wait(lambda w=worker: ready(w), 120, "the workers ready", workers)
     feeder = Feeder(settings, post_records(posts), rate=RATE)
     feeder.start()
     wait(lambda: posts_in(client, settings) >= N_POSTS // 4, 180, "a quarter counted", workers)
@@ -95,8 +96,8 @@ def test_redis_restart(fault_case, workers, kafka_broker, private_redis, tmp_pat
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=51)
     expected = expected_counts(watch_config, posts)
     try:
-        worker = workers.start(settings)
-        wait(lambda: ready(worker), 120, "the worker ready", workers)
+        for worker in [workers.start(settings) for _ in range(WORKERS)]:
+            wait(lambda w=worker: ready(w), 120, "the workers ready", workers)
         feeder = Feeder(settings, post_records(posts), rate=RATE)
         feeder.start()
         wait(lambda: posts_in(client, settings) >= N_POSTS // 3, 180, "a third counted", workers)
