@@ -75,6 +75,14 @@ def _top_post(event: ScoredPost) -> TopPost:
     )
 
 
+def _enters_top(top: tuple[TopPost, ...], event: ScoredPost, keep: int) -> bool:
+    """Whether the post ranks among the `keep` widest (ranked as `rank_top_posts` ranks)."""
+    if len(top) < keep:
+        return True
+    last = top[-1]
+    return (-event.post.author.followers, event.post.id) < (-last.reach, last.post_id)
+
+
 def author_key(bucket: str, event: ScoredPost) -> str:
     """("nordair|1795516920|3", post by author "42") -> "nordair|1795516920|3|42"."""
     return f"{bucket}|{event.post.author.id}"
@@ -102,7 +110,9 @@ def step(
     m = state.metrics
     post = event.post
     kind_field = _KIND_FIELD[post.kind]
-    top = rank_top_posts((*m.top_posts, _top_post(event)), top_posts) if top_posts > 0 else ()
+    top = m.top_posts
+    if top_posts > 0 and _enters_top(top, event, top_posts):
+        top = rank_top_posts((*top, _top_post(event)), top_posts)
     metrics = m.model_copy(
         update={
             "posts": m.posts + 1,
@@ -115,4 +125,5 @@ def step(
             "top_posts": top,
         }
     )
-    return BucketState(metrics=metrics, high_water=ev.raw_offset), True
+    # model_copy and model_construct skip validation: every value here is derived from validated ones
+    return BucketState.model_construct(metrics=metrics, high_water=ev.raw_offset), True

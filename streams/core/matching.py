@@ -19,6 +19,21 @@ from schemas.watch import KeyPerson, WatchConfig, Watched
 _BEFORE = r"(?<![\w@#])"
 _AFTER = r"(?!\w)"
 
+# Under re.IGNORECASE these four match ASCII letters (the Python `re` documentation names them); casefold
+# covers the other letters `re` treats as one (ς and σ, µ and μ, ...). The quick substring test below folds
+# text and terms this way, so that it never rules out a text the pattern would match.
+_RE_CASE_SPECIALS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def fold_for_search(text: str) -> str:
+    """What the quick substring test searches: "Delayed by @NordAır" -> "delayed by @nordair"."""
+    return text.translate(_RE_CASE_SPECIALS).casefold()
+
+
+def _needle(term: str) -> str:
+    """The part of a term every match of it contains: its first word, folded ("Nord Air" -> "nord")."""
+    return fold_for_search(term.strip().split()[0])
+
 
 def _alternation(terms: list[str]) -> str:
     # longest first so that "Nord Air" wins over "Nord"
@@ -58,8 +73,13 @@ class _CompiledWatch:
     mention: re.Pattern[str]
     exclude: re.Pattern[str] | None
     keywords: re.Pattern[str] | None
+    #: a match of `mention` contains one of these (folded): a text without any cannot match, and a
+    #: substring test is far cheaper than the pattern's scan with look-arounds
+    needles: tuple[str, ...]
 
-    def match(self, text: str) -> BrandMatch | None:
+    def match(self, text: str, folded: str) -> BrandMatch | None:
+        if not any(n in folded for n in self.needles):
+            return None
         if self.exclude is not None:
             text = self.exclude.sub(" ", text)
         terms = {m.group(0).lower() for m in self.mention.finditer(text)}
@@ -77,6 +97,7 @@ class Matcher:
     def __init__(self, config: WatchConfig) -> None:
         self._watches = []
         for watched, role in config.watched():
+            terms = [watched.name, *watched.aliases, *watched.handles, *watched.hashtags]
             mention = _pattern([watched.name, *watched.aliases], watched.handles, watched.hashtags)
             self._watches.append(
                 _CompiledWatch(
@@ -85,6 +106,7 @@ class Matcher:
                     mention=mention,
                     exclude=_pattern(watched.exclude, [], []),
                     keywords=_pattern(watched.keywords, [], []),
+                    needles=tuple(sorted({_needle(t) for t in terms if t.strip()})),
                 )
             )
         self._people = {p.handle.casefold(): p for p in config.key_people}
@@ -106,7 +128,8 @@ class Matcher:
     def brands(self, text: str) -> list[BrandMatch]:
         """Scenario: "Stuck at the gate again @nordair, 3h delay" -> [BrandMatch("nordair", "brand",
         terms=("@nordair",), keywords=("delay",))]; "the city skyline at night" -> []."""
-        return [m for w in self._watches if (m := w.match(text)) is not None]
+        folded = fold_for_search(text)
+        return [m for w in self._watches if (m := w.match(text, folded)) is not None]
 
     def key_people(self, author_handle: str, text: str) -> list[KeyPersonMatch]:
         """Scenario: author "@Ingrid_News" -> [author match]; a post mentioning "@travelwithtom" ->

@@ -1,7 +1,9 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.watch import parse_watch_config
-from streams.core.matching import Matcher
+from streams.core.matching import Matcher, fold_for_search
 
 CONFIG = parse_watch_config("""
 brands:
@@ -89,3 +91,19 @@ def test_key_people_as_author_and_mentioned(matcher):
     assert [p.role for p in matcher.key_people("someone", "cc @ingrid_NEWS")] == ["mentioned"]
     assert [p.role for p in matcher.key_people("@Ingrid_News", "me, @ingrid_news")] == ["author"]
     assert matcher.key_people("someone", "email ingrid_news@example.com") == []
+
+
+_CASE_TWINS = "uUnNiItTeEdDlLaAsSkKyYİıſKσςΣµμ "
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_CASE_TWINS + "@#.x", max_size=30))
+def test_the_quick_substring_test_never_rules_out_a_match(text):
+    """The needles only skip the pattern scan for texts it could not match, whatever the letter cases."""
+    for watch in Matcher(CONFIG)._watches:
+        if watch.mention.search(text):
+            assert any(n in fold_for_search(text) for n in watch.needles), (text, watch.needles)
+
+
+def test_folding_treats_the_letters_re_treats_as_one_the_same():
+    assert fold_for_search("@NordAır ſkyline KELVIN") == "@nordair skyline kelvin"
