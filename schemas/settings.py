@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     stall_after_s: float = Field(
         default=30.0, gt=0, description="records waiting and nothing handled this long: the pipeline is stalled"
     )
+    stall_restart_s: float = Field(
+        default=90.0,
+        ge=0,
+        description="a worker with records waiting in its partitions and nothing handled this long starts "
+        "itself over (see streams.core.watchdog); 0: never",
+    )
+    busy_limit_s: float = Field(
+        default=900.0, gt=0, description="a rebalance or table recovery taking longer than this starts the worker over"
+    )
 
     # Redis live view
     redis_prefix: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")

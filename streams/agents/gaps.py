@@ -75,6 +75,20 @@ class GapReader:
                 await self.close()
                 await asyncio.sleep(delay)
 
+    async def end_offsets(self, topic: str, partitions: list[int]) -> dict[int, int] | None:
+        """The end offsets of some partitions of a topic, in one bounded attempt; None if it failed."""
+        if not partitions:
+            return {}
+        try:
+            consumer = await asyncio.wait_for(self._started(), self._attempt_timeout_s)
+            tps = [TopicPartition(topic, p) for p in partitions]
+            ends = await asyncio.wait_for(consumer.end_offsets(tps), self._attempt_timeout_s)
+            return {tp.partition: offset for tp, offset in ends.items()}
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("%s: reading end offsets failed (%s)", topic, type(exc).__name__)
+            await self.close()
+            return None
+
     async def _read_once(self, topic: str, partition: int, offsets: range) -> list[LogRecord]:
         consumer = await self._started()
         tp = TopicPartition(topic, partition)
