@@ -160,6 +160,10 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         consumer_auto_offset_reset="earliest",
         # faust's default (1,200 s) lets one send wait twenty minutes; a batch's writes are retried instead
         producer_request_timeout=WRITE_ATTEMPT_S / 2,
+        # a batch's sends go out in a few large produce requests instead of one small request per record:
+        # with faust's defaults (no linger, 16 KiB batches) the producer took about 40% of the worker's time
+        producer_linger=0.005,
+        producer_max_batch_size=512 * 1024,
         web_enabled=False,
         # table keys and values: JSON, so that keys come back as the same str after changelog recovery
         key_serializer="json",
