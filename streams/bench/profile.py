@@ -14,7 +14,9 @@ so count as sends/producer; durable tables is the rest of the table work. faust'
 and conductor have no Python frames: their time shows in the frames around them.
 
 Sampling is by wall clock: on a busy machine a thread that waits for a CPU is counted where it was
-preempted (often on the way out of a system call such as a socket write), not as idle.
+preempted (often on the way out of a system call such as a socket write), not as idle. So the breakdown
+comes with the kernel's account of each worker's main thread over the same time (schedstat): on a CPU,
+waiting for one, blocked or sleeping.
 """
 
 from __future__ import annotations
@@ -101,12 +103,21 @@ def _claim(stack: list[str], rules: list[tuple[str, str, str]]) -> tuple[str, st
     return None
 
 
+def work_frames(stack: list[str]) -> list[str]:
+    """The frames from the event loop's innermost `_run_once` on: those above it (the CLI, faust's Worker,
+    `run_forever`) are on every stack of the thread and are not the work."""
+    for i in range(len(stack) - 1, -1, -1):
+        if "._run_once (" in stack[i] and "/asyncio/" in stack[i]:
+            return stack[i:]
+    return stack
+
+
 def attribute(stack: list[str]) -> tuple[str, str]:
     """(step, the frame that decided it) for one sample's stack, frames root first as `function (file:line)`;
     ("other", leaf) when nothing claims it."""
-    return (
-        _claim(stack, RULES) or _claim(stack, FALLBACK) or _claim(stack, LOOP) or ("other", stack[-1] if stack else "")
-    )
+    work = work_frames(stack)
+    claimed = _claim(work, RULES) or _claim(work, FALLBACK) or _claim(work, LOOP)
+    return claimed or ("other", stack[-1] if stack else "")
 
 
 def step_of(stack: list[str]) -> str:
@@ -200,6 +211,36 @@ def find_py_spy() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
+def parse_schedstat(text: str) -> tuple[int, int]:
+    """(ns on a CPU, ns runnable but waiting for a CPU) from a /proc/<pid>/task/<tid>/schedstat line.
+
+    >>> parse_schedstat("235871573 354712306 922")
+    (235871573, 354712306)
+    """
+    on_cpu, waiting, *_ = text.split()
+    return int(on_cpu), int(waiting)
+
+
+def cpu_line(name: str, wall_s: float, on_cpu_ns: int, waiting_ns: int) -> str:
+    """What a thread did with the wall-clock time that the samples cover.
+
+    >>> cpu_line("worker 7 MainThread", 10.0, 3 * 10**9, 6 * 10**9)
+    'worker 7 MainThread: on a CPU 30%, waiting for a CPU 60%, blocked or sleeping 10% of 10.0 s'
+    """
+    on, waiting = on_cpu_ns / 1e9 / wall_s, waiting_ns / 1e9 / wall_s
+    return (
+        f"{name}: on a CPU {on:.0%}, waiting for a CPU {waiting:.0%}, "
+        f"blocked or sleeping {max(0.0, 1 - on - waiting):.0%} of {wall_s:.1f} s"
+    )
+
+
+def _schedstat(pid: int) -> tuple[int, int] | None:
+    try:
+        return parse_schedstat(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 class Profiler:
     """One `py-spy record` per worker process, into DIR/worker-<pid>.txt; a py-spy that cannot attach
     (no ptrace rights, say) is reported and left out, and the run goes on."""
@@ -210,6 +251,9 @@ class Profiler:
         self.directory = directory
         self.files: list[Path] = []
         self._running: list[tuple[subprocess.Popen, Path, Path]] = []
+        self._sched_start: dict[int, tuple[float, tuple[int, int] | None]] = {}
+        #: per worker, how its main thread spent the profiled time (the kernel's schedstat)
+        self.cpu: list[str] = []
 
     def start(self, pids: list[int]) -> None:
         py_spy = find_py_spy()
@@ -217,6 +261,7 @@ class Profiler:
             print("bench: no py-spy (pip install -e '.[bench]'); going on without the profile", flush=True)
             return
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._sched_start = {pid: (time.monotonic(), _schedstat(pid)) for pid in pids}
         for pid in pids:
             out, log = self.directory / f"worker-{pid}.txt", self.directory / f"py-spy-{pid}.log"
             command = [py_spy, "record", "--pid", str(pid), "--idle", "--threads", "--full-filenames"]
@@ -231,6 +276,11 @@ class Profiler:
                 print(f"bench: py-spy could not profile ({why[-1] if why else process.returncode}); going on without")
 
     def stop(self) -> None:
+        for pid, (t0, before) in self._sched_start.items():
+            after = _schedstat(pid)
+            if before is not None and after is not None:
+                wall = time.monotonic() - t0
+                self.cpu.append(cpu_line(f"worker {pid} MainThread", wall, after[0] - before[0], after[1] - before[1]))
         for process, _, _ in self._running:
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGINT)  # py-spy writes its file on Ctrl-C
@@ -252,7 +302,7 @@ class Profiler:
         result = breakdown(line for path in self.files for line in path.read_text().splitlines())
         if not result.samples:
             return None
-        text = table(result)
+        text = "\n".join([table(result), *self.cpu])
         parts = [text, "the frames that decided the most samples (share of all samples):\n" + top_frames(result)]
         if len(self.files) > 1:
             for path in self.files:

@@ -92,6 +92,19 @@ def test_shared_layers_count_for_the_step_above_them():
     )
 
 
+def test_the_start_up_frames_above_the_event_loop_claim_nothing():
+    start = [
+        "cmd_worker (/repo/streams/cli.py:100)",
+        f"Worker.execute_from_commandline ({SITE}/mode/worker.py:264)",
+    ]
+    assert attribute([*start, *LOOP[:2]]) == ("asyncio loop", LOOP[1])
+    assert step_of([*start, *LOOP, f"Service._execute_task ({SITE}/mode/services.py:843)"]) == "faust stream/consumer"
+    # a truncated stack without the event loop is taken as it is
+    assert step_of([f"Consumer._to_message ({SITE}/faust/transport/drivers/aiokafka.py:277)"]) == (
+        "faust stream/consumer"
+    )
+
+
 def test_idle_and_other():
     assert step_of([*LOOP[:2], f"EpollSelector.select ({LIB}/selectors.py:468)"]) == "idle"
     assert step_of(["<module> (/x/y.py:1)"]) == "other"
