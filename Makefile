@@ -23,8 +23,9 @@ test: test-packages kafka-jars
 faults: demo-packages kafka-jars
 	$(BIN)/python -m pytest tests/faults $(if $(CASE),--case=$(CASE))
 
+# The benchmark (mixed, hot-brand and steady runs): make bench ARGS="--modes mixed --profile /tmp/bench-profile".
 bench: demo-packages kafka-jars
-	$(BIN)/lytte bench
+	$(BIN)/lytte bench $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -39,7 +40,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $@
 
 # Apache Kafka's jars from Maven Central into ~/.cache/lytte (once; needs Java 17+ and Maven).

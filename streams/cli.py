@@ -235,9 +235,25 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from streams.bench import run_bench
+    from streams.bench.run import parse_modes, run_bench
+    from streams.local.stack import WORKERS
 
-    run_bench(_settings(), n=args.n)
+    workers = WORKERS if args.workers is None else args.workers
+    try:
+        modes = parse_modes(args.modes)
+    except ValueError as exc:
+        raise UsageError(f"--modes: {exc}") from None
+    if workers < 1 or args.n < 1 or args.steady_rate <= 0 or args.steady_seconds <= 0:
+        raise UsageError("bench: -n, --workers, --steady-rate and --steady-seconds must be positive")
+    run_bench(
+        _settings(),
+        n=args.n,
+        modes_to_run=modes,
+        workers=workers,
+        steady_rate=args.steady_rate,
+        steady_seconds=args.steady_seconds,
+        profile=args.profile,
+    )
 
 
 def cmd_schemas(args: argparse.Namespace) -> None:
@@ -313,7 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_topics)
 
     p = sub.add_parser("bench", help="end-to-end benchmark against real Kafka and Redis")
-    p.add_argument("-n", type=int, default=100_000, help="posts (default 100,000)")
+    p.add_argument("-n", type=int, default=100_000, help="posts of the mixed and hot runs (default 100,000)")
+    p.add_argument("--modes", default="mixed,hot,steady", help="which runs, comma-separated (default: all three)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: as many as `lytte up`)")
+    p.add_argument("--steady-rate", type=float, default=1000.0, help="posts/s of the steady run (default 1,000)")
+    p.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady run (default 60)")
+    p.add_argument("--profile", type=Path, metavar="DIR", help="py-spy each worker in the mixed run into DIR")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("schemas", help="write or check the JSON Schema files")
     p.add_argument("action", choices=["write", "check"])

@@ -27,6 +27,8 @@ from streams.local.redis import LocalRedis
 from streams.local.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record
 from streams.topics_admin import create_topics
 
+#: How many `lytte worker` processes `lytte up` starts (one consumer group); `lytte bench` starts as many by default.
+WORKERS = 1
 PUBLISH_EVERY_S = 5.0  # the services hash is rewritten this often even when nothing changed
 
 
@@ -111,7 +113,8 @@ class Stack:
             self.env.get("LYTTE_REDIS_URL", s.redis), password=password, socket_timeout=1, socket_connect_timeout=1
         )
         create_topics(Settings(kafka_bootstrap=self.env.get("LYTTE_KAFKA_BOOTSTRAP", s.bootstrap)))
-        self._add_child("worker", ["worker"])
+        for i in range(WORKERS):
+            self._add_child("worker" if WORKERS == 1 else f"worker-{i + 1}", ["worker"])
         dashboard = self._add_child("dashboard", ["dashboard"])
         wait_for(self._dashboard_answers, 60, "the dashboard", dashboard.process, f" (log: {dashboard.log_file})")
         self._add_child("synth", ["ingest", "synth", "--rate", str(self.synth_rate)])

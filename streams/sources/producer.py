@@ -9,6 +9,12 @@ from schemas.settings import Settings
 from schemas.topics import Topic
 
 
+def post_record(post: Post) -> tuple[bytes, bytes]:
+    """The posts.raw record of a post, (key, value): every producer of posts goes through here, so that the
+    key (which decides the raw partition: the author, `Post.raw_key`) is chosen in one place."""
+    return post.raw_key, post.model_dump_json().encode()
+
+
 class PostProducer:
     def __init__(self, settings: Settings) -> None:
         self.topic = Topic.POSTS_RAW.name(settings.topic_prefix)
@@ -23,7 +29,7 @@ class PostProducer:
         self.sent = 0
 
     def send(self, post: Post) -> None:
-        self.send_raw(post.raw_key, post.model_dump_json().encode())
+        self.send_raw(*post_record(post))
 
     def send_raw(self, key: bytes | None, value: bytes) -> None:
         self._producer.send(self.topic, key=key, value=value)
