@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PACKAGES := redis-server
 TEST_PACKAGES := redis-server chromium chromium-driver
 
-.PHONY: demo test faults bench lint format venv kafka-jars demo-packages test-packages clean
+.PHONY: demo test faults bench soak lint format venv kafka-jars demo-packages test-packages clean
 
 demo: demo-packages kafka-jars
 	$(BIN)/lytte up
@@ -25,6 +25,10 @@ faults: demo-packages kafka-jars
 
 bench: demo-packages kafka-jars
 	$(BIN)/lytte bench
+
+# Does the worker's state stay flat once the stream outlasts the state horizon? (24 min; exit 1 if not)
+soak: demo-packages kafka-jars
+	$(BIN)/lytte soak
 
 lint: venv
 	$(BIN)/ruff check .
