@@ -256,6 +256,17 @@ def cmd_bench(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_soak(args: argparse.Namespace) -> None:
+    """Exit 1 when the worker's state did not stay flat."""
+    from streams.soak import run_soak
+
+    settings = _settings()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the broker, Redis and worker on `kill` too
+    out = Path(args.out) if args.out else None
+    if not run_soak(settings, minutes=args.minutes, rate=args.rate, sample_s=args.sample_s, out=out):
+        sys.exit(1)
+
+
 def cmd_schemas(args: argparse.Namespace) -> None:
     from schemas.json_schema import check_files, write_files
 
@@ -336,6 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady run (default 60)")
     p.add_argument("--profile", type=Path, metavar="DIR", help="py-spy each worker in the mixed run into DIR")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser(
+        "soak",
+        help="does the worker's state stay flat over many state horizons? (exit 1 if not)",
+        description="Streams synth posts dated now through one worker with a 120 s state horizon and samples "
+        "its RSS, live table entries and changelog bytes; 24 minutes at a 2-minute horizon stand for 24 hours "
+        "at a 2-hour horizon. Exit 1 when a series grows from the middle to the last third of the run.",
+    )
+    p.add_argument("--minutes", type=float, default=24.0, help="length of the stream (default 24: twelve horizons)")
+    p.add_argument("--rate", type=float, default=300.0, help="synth posts per second (default 300)")
+    p.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples (default 30)")
+    p.add_argument("--out", help="write the samples to this CSV file")
+    p.set_defaults(func=cmd_soak)
     p = sub.add_parser("schemas", help="write or check the JSON Schema files")
     p.add_argument("action", choices=["write", "check"])
     p.set_defaults(func=cmd_schemas)

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -93,6 +93,8 @@ class KafkaBroker:
     kafka_home: Path | None = None
     heap: str = "768m"
     process: subprocess.Popen | None = None
+    #: extra server.properties lines (name -> value) after the defaults, e.g. a faster log cleaner for a soak
+    overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -125,6 +127,7 @@ class KafkaBroker:
                     "share.coordinator.state.topic.replication.factor=1",
                     "share.coordinator.state.topic.min.isr=1",
                     "group.initial.rebalance.delay.ms=0",
+                    *(f"{name}={value}" for name, value in self.overrides.items()),
                     "",
                 ]
             )
