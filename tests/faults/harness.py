@@ -459,3 +459,32 @@ def expected_duplicates(watch: WatchConfig, posts: Iterable[Post]) -> int:
 def ready(child: Child) -> bool:
     """faust logs "[^Worker]: Ready" once the worker has its partitions and recovered its tables."""
     return "[^Worker]: Ready" in child.output()
+
+
+def settle_posts(
+    case: CaseResult,
+    client: redis.Redis,
+    settings: Settings,
+    watch: WatchConfig,
+    posts: list[Post],
+    n_records: int,
+    workers: Workers | None = None,
+    **options,
+) -> Verdict:
+    """`settle` for a case whose records are exactly `posts` (as `post_records` writes them): the expected
+    buckets, the duplicates and the where-lost report follow from the posts, and nothing may be deadlettered."""
+    from tests.integration.test_restart import _where_lost
+
+    return settle(
+        case,
+        client,
+        settings,
+        watch,
+        expected_counts(watch, posts),
+        n_records,
+        workers,
+        duplicates=expected_duplicates(watch, posts),
+        deadlettered=0,
+        where_lost=lambda: _where_lost(settings, watch, posts),
+        **options,
+    )

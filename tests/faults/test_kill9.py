@@ -24,18 +24,16 @@ from tests.faults.harness import (
     Feeder,
     differences,
     expected_counts,
-    expected_duplicates,
     post_records,
     posts_in,
     raw_ends,
-    settle,
+    settle_posts,
     wait,
     watched_brands,
 )
 from tests.fixtures.factories import REPO
 from tests.fixtures.workers import metrics_topic_counts, read_topic, redis_bucket_counts, wait_until
 from tests.integration.test_pipeline import synth_posts
-from tests.integration.test_restart import _where_lost
 
 pytestmark = pytest.mark.faults
 
@@ -48,7 +46,6 @@ WORKERS = 2
 def test_kill9(fault_case, workers, fault_settings, redis_client, watch_config):
     settings = fault_settings
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=21)
-    expected = expected_counts(watch_config, posts)
 
     pool = [workers.start(settings) for _ in range(WORKERS)]
     feeder = Feeder(settings, post_records(posts), rate=RATE)
@@ -64,19 +61,7 @@ def test_kill9(fault_case, workers, fault_settings, redis_client, watch_config):
         pool[victim] = workers.start(settings)
     n = feeder.result(600)
 
-    verdict = settle(
-        fault_case,
-        redis_client,
-        settings,
-        watch_config,
-        expected,
-        n,
-        workers,
-        timeout=400,
-        duplicates=expected_duplicates(watch_config, posts),
-        deadlettered=0,
-        where_lost=lambda: _where_lost(settings, watch_config, posts),
-    )
+    verdict = settle_posts(fault_case, redis_client, settings, watch_config, posts, n, workers, timeout=400)
     fault_case.runs = 1
     fault_case.exact = verdict.exact
     assert verdict.exact, f"{verdict.report}\n{'; '.join(kills)}"

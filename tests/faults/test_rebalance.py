@@ -8,16 +8,13 @@ import pytest
 
 from tests.faults.harness import (
     Feeder,
-    expected_counts,
-    expected_duplicates,
     post_records,
     posts_in,
     ready,
-    settle,
+    settle_posts,
     wait,
 )
 from tests.integration.test_pipeline import synth_posts
-from tests.integration.test_restart import _where_lost
 
 pytestmark = pytest.mark.faults
 
@@ -28,7 +25,6 @@ RATE = 500  # posts/s: a minute of stream
 def test_rebalance(fault_case, workers, fault_settings, redis_client, watch_config):
     settings = fault_settings
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=31)
-    expected = expected_counts(watch_config, posts)
 
     first = workers.start(settings)
     second = workers.start(settings)
@@ -46,19 +42,7 @@ def test_rebalance(fault_case, workers, fault_settings, redis_client, watch_conf
     events.append(f"{third.name} ready: {posts_in(redis_client, settings)} counted, {feeder.sent} produced")
     n = feeder.result(600)
 
-    verdict = settle(
-        fault_case,
-        redis_client,
-        settings,
-        watch_config,
-        expected,
-        n,
-        workers,
-        timeout=300,
-        duplicates=expected_duplicates(watch_config, posts),
-        deadlettered=0,
-        where_lost=lambda: _where_lost(settings, watch_config, posts),
-    )
+    verdict = settle_posts(fault_case, redis_client, settings, watch_config, posts, n, workers, timeout=300)
     fault_case.runs = 1
     fault_case.exact = verdict.exact
     assert verdict.exact, f"{verdict.report}\n{'; '.join(events)}"

@@ -10,17 +10,14 @@ import pytest
 
 from tests.faults.harness import (
     drop_topics,
-    expected_counts,
-    expected_duplicates,
     make_settings,
     post_records,
     posts_in,
     produce_now,
-    settle,
+    settle_posts,
     wait,
 )
 from tests.integration.test_pipeline import synth_posts
-from tests.integration.test_restart import _where_lost
 
 pytestmark = pytest.mark.faults
 
@@ -38,7 +35,6 @@ def test_restart30(fault_case, workers, kafka_broker, redis_server, redis_client
         )
         try:
             posts = synth_posts(watch_config, N_POSTS, seed=1000 + run)
-            expected = expected_counts(watch_config, posts)
             first = workers.start(settings, name=f"run{run}-first")
             produce_now(settings, post_records(posts))
             wait(lambda s=settings: posts_in(redis_client, s) >= N_POSTS // 4, 120, "a quarter counted", workers)
@@ -47,18 +43,8 @@ def test_restart30(fault_case, workers, kafka_broker, redis_server, redis_client
             if at_kill >= N_POSTS:
                 inconclusive.append(run)  # the worker finished before the kill: nothing was proven
             workers.start(settings, name=f"run{run}-second")
-            verdict = settle(
-                fault_case,
-                redis_client,
-                settings,
-                watch_config,
-                expected,
-                N_POSTS,
-                workers,
-                timeout=180,
-                duplicates=expected_duplicates(watch_config, posts),
-                deadlettered=0,
-                where_lost=lambda s=settings, p=posts: _where_lost(s, watch_config, p),
+            verdict = settle_posts(
+                fault_case, redis_client, settings, watch_config, posts, N_POSTS, workers, timeout=180
             )
             fault_case.runs += 1
             if not verdict.exact:

@@ -17,18 +17,15 @@ import redis
 from tests.faults.harness import (
     Feeder,
     drop_topics,
-    expected_counts,
-    expected_duplicates,
     kill_process_group,
     make_settings,
     post_records,
     posts_in,
     ready,
-    settle,
+    settle_posts,
     wait,
 )
 from tests.integration.test_pipeline import synth_posts
-from tests.integration.test_restart import _where_lost
 
 pytestmark = pytest.mark.faults
 
@@ -42,7 +39,6 @@ def _broker_case(fault_case, workers, broker, redis_server, tmp_path, watch_conf
     settings = make_settings(broker.bootstrap, redis_server.url, tmp_path / "home")
     client = redis.Redis.from_url(redis_server.url)
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=41 + hard)
-    expected = expected_counts(watch_config, posts)
 
     for worker in [workers.start(settings) for _ in range(WORKERS)]:
         wait(lambda w=worker: ready(w), 120, "the workers ready", workers)
@@ -62,20 +58,7 @@ def _broker_case(fault_case, workers, broker, redis_server, tmp_path, watch_conf
     up_again = f"broker up again {time.monotonic() - began:.1f} s after the {'kill -9' if hard else 'SIGTERM'}"
     n = feeder.result(600)
 
-    verdict = settle(
-        fault_case,
-        client,
-        settings,
-        watch_config,
-        expected,
-        n,
-        workers,
-        timeout=400,
-        stall_s=180,
-        duplicates=expected_duplicates(watch_config, posts),
-        deadlettered=0,
-        where_lost=lambda: _where_lost(settings, watch_config, posts),
-    )
+    verdict = settle_posts(fault_case, client, settings, watch_config, posts, n, workers, timeout=400, stall_s=180)
     fault_case.runs = 1
     fault_case.exact = verdict.exact
     client.close()
@@ -94,7 +77,6 @@ def test_redis_restart(fault_case, workers, kafka_broker, private_redis, tmp_pat
     settings = make_settings(kafka_broker.bootstrap, private_redis.url, tmp_path / "home")
     client = redis.Redis.from_url(private_redis.url, socket_timeout=5, socket_connect_timeout=2)
     posts = synth_posts(watch_config, N_POSTS, minutes=4.0, seed=51)
-    expected = expected_counts(watch_config, posts)
     try:
         for worker in [workers.start(settings) for _ in range(WORKERS)]:
             wait(lambda w=worker: ready(w), 120, "the workers ready", workers)
@@ -107,18 +89,7 @@ def test_redis_restart(fault_case, workers, kafka_broker, private_redis, tmp_pat
         time.sleep(DOWN_S)
         private_redis.start()
         n = feeder.result(600)
-        verdict = settle(
-            fault_case,
-            client,
-            settings,
-            watch_config,
-            expected,
-            n,
-            workers,
-            timeout=300,
-            duplicates=expected_duplicates(watch_config, posts),
-            deadlettered=0,
-        )
+        verdict = settle_posts(fault_case, client, settings, watch_config, posts, n, workers, timeout=300)
         fault_case.runs = 1
         fault_case.exact = verdict.exact
         assert verdict.exact, f"{verdict.report}\n{down_at}"
