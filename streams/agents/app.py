@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
-import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -33,16 +30,16 @@ from schemas.pipeline import PartitionCounters
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
-from streams.agents import await_dump, failpoint
+from streams.agents import await_dump
 from streams.agents.durable_table import apply_local, send_changelog
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
+from streams.agents.watchdog import Progress, consumer_facts, watch_progress
 from streams.core.aggregate import BucketState, key_minute
 from streams.core.batch import Deadletter, plan_batch
 from streams.core.expiry import ExpiryIndex, expiry_minute, horizon_s
 from streams.core.intake import Limits
 from streams.core.scoring import Scorer
-from streams.core.watchdog import Observation, restart_reason
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +48,6 @@ BATCH_MAX = 500
 BATCH_WITHIN_S = 0.05
 #: One attempt at a batch's writes may take this long before it is tried again.
 WRITE_ATTEMPT_S = 60.0
-#: How often the worker checks that it is making progress.
-WATCHDOG_INTERVAL_S = 5.0
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def start_over(reason: str, facts) -> None:
-    """Replace this process with a fresh worker (same pid, same command line): what a supervisor would do
-    after a crash, without needing one. The tables and offsets in Kafka make the new worker resume exactly."""
-    log.error("watchdog: %s; starting the worker over", reason)
-    await_dump.dump_tasks(sys.stderr, facts)
-    os.environ.pop(failpoint.ENV, None)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execv(sys.executable, sys.orig_argv)
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -116,30 +95,6 @@ class Send:
 
     def __await__(self):
         return self._start(*self._args, **self._kwargs).__await__()
-
-
-def consumer_facts(app: faust.App) -> dict[str, object]:
-    """faust's and aiokafka's flow state, for a stall's diagnosis (read, never changed)."""
-    consumer = app.consumer
-    facts: dict[str, object] = {
-        "in_recovery": app.in_recovery,
-        "rebalancing": app.rebalancing,
-        "generation": app.consumer_generation_id,
-        "flow_control_active": app.flow_control.is_active(),
-        "consumer_flow_active": consumer.flow_active,
-        "assignment": sorted(map(str, consumer.assignment())),
-        "active_partitions": sorted(map(str, consumer._active_partitions or ())),
-        "paused_partitions": sorted(map(str, consumer._paused_partitions)),
-        "buffered_partitions": sorted(map(str, consumer._buffered_partitions)),
-    }
-    inner = getattr(getattr(consumer, "_thread", None), "_consumer", None)
-    if inner is not None:
-        subscriptions = inner._subscription
-        facts["aiokafka_reassignment_in_progress"] = subscriptions.reassignment_in_progress
-        facts["aiokafka_paused"] = sorted(map(str, subscriptions.paused_partitions()))
-        facts["aiokafka_assigned"] = sorted(map(str, subscriptions.assigned_partitions()))
-        facts["aiokafka_fetched_partitions"] = sorted(map(str, inner._fetcher._records))
-    return facts
 
 
 def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
@@ -243,42 +198,20 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
 
     view = ViewWriter(rebuild_view)
-    progress = {"last_ms": now_ms(), "batches": 0}
-    hang_after = failpoint.hang_after_batches()
-
-    async def handled_batch() -> None:
-        progress["last_ms"] = now_ms()
-        progress["batches"] += 1
-        await failpoint.maybe_hang(progress["batches"], hang_after)
+    progress = Progress()
 
     async def waiting_records() -> dict[int, int] | None:
         """Owned posts.raw partition -> records after the last one handled (None: the broker did not say)."""
-        owned_raw = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == raw_topic.get_topic_name())
-        ends = await end_reader.end_offsets(raw_topic.get_topic_name(), owned_raw)
+        raw = raw_topic.get_topic_name()
+        owned_raw = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == raw)
+        ends = await end_reader.end_offsets(raw, owned_raw)
         if ends is None:
             return None
-        return {p: end - ((raw_handled(p) if raw_handled(p) is not None else -1) + 1) for p, end in ends.items()}
+        return {p: end - (state.counters(p).last_offset + 1) for p, end in ends.items()}
 
     @app.task
     async def watchdog() -> None:
-        if settings.stall_restart_s <= 0:
-            return
-        busy_since: int | None = None
-        while True:
-            await asyncio.sleep(WATCHDOG_INTERVAL_S)
-            now = now_ms()
-            if app.rebalancing or app.in_recovery:
-                busy_since = busy_since or now
-            elif busy_since is not None:
-                busy_since, progress["last_ms"] = None, now  # a fresh window after every rebalance
-            idle_s = (now - progress["last_ms"]) / 1000
-            waiting = await waiting_records() if busy_since is None and idle_s > settings.stall_restart_s else {}
-            if waiting is None:
-                continue  # the broker is away: a new worker would not fare better
-            obs = Observation(now, progress["last_ms"], waiting, busy_since)
-            reason = restart_reason(obs, settings.stall_restart_s, settings.busy_limit_s)
-            if reason is not None:
-                start_over(reason, partial(consumer_facts, app))
+        await watch_progress(app, settings, progress, waiting_records)
 
     @app.task
     async def install_await_dump() -> None:
@@ -348,7 +281,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 apply_local(counters_table, str(p), c.model_dump())
             await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
             await view.write(partial(sink.write_counters, writes.counters))
-            await handled_batch()
+            await progress.batch_handled()
 
     return app
 
