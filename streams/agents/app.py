@@ -32,6 +32,7 @@ from schemas.topics import Topic
 from schemas.watch import WatchConfig
 from streams.agents import await_dump
 from streams.agents.durable_table import apply_local, send_changelog
+from streams.agents.failpoint import Failpoint
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.agents.watchdog import Progress, consumer_facts, watch_progress
@@ -48,6 +49,9 @@ BATCH_MAX = 500
 BATCH_WITHIN_S = 0.05
 #: One attempt at a batch's writes may take this long before it is tried again.
 WRITE_ATTEMPT_S = 60.0
+#: A catch-up reads at most this many records of a partition, and takes at most this long.
+CATCH_UP_MAX = 20 * BATCH_MAX
+CATCH_UP_LIMIT_S = 120.0
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -199,6 +203,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     view = ViewWriter(rebuild_view)
     progress = Progress()
+    fault = Failpoint()
+    tables = {"seen": seen_table, "buckets": buckets_table, "authors": authors_table}
 
     async def waiting_records() -> dict[int, int] | None:
         """Owned posts.raw partition -> records after the last one handled (None: the broker did not say)."""
@@ -208,10 +214,6 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         if ends is None:
             return None
         return {p: end - (state.counters(p).last_offset + 1) for p, end in ends.items()}
-
-    @app.task
-    async def watchdog() -> None:
-        await watch_progress(app, settings, progress, waiting_records)
 
     @app.task
     async def install_await_dump() -> None:
@@ -234,6 +236,100 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def rebuild_seen() -> None:
         expiry["seen"].rebuild((key, entry[0], entry[2]) for key, entry in seen_table.data.items())
 
+    # One batch at a time: the agent's and the catch-up's (see `catch_up`). Both read and write the tables.
+    batch_lock = asyncio.Lock()
+
+    async def handle_records(records: list[LogRecord]) -> None:
+        """Plan a batch, perform its writes (all sends gathered and checked), then move the local state."""
+        records = await fill_gaps(gap_reader, owned(records), raw_handled)
+        writes = plan_batch(records, state, scorer, limits, datetime.now(UTC), settings.top_posts_per_bucket)
+        expired = {
+            (name, p): index.expire(p, expiry_minute(c.event_time_s, horizon))
+            for name, index in expiry.items()
+            for p, c in writes.counters.items()
+        }
+        sends = [deadletter(d) for d in writes.deadletters]
+        sends += [Send(scored_topic.send, key=k, value=v) for k, v in writes.scored]
+        sends += [changelog(seen_table, k, entry, p) for k, (entry, p) in writes.seen.items()]
+        sends += [changelog(authors_table, k, entry, p) for k, (entry, p) in writes.authors.items()]
+        sends += [
+            changelog(buckets_table, k, bucket.model_dump(mode="json"), p) for k, (bucket, p) in writes.buckets.items()
+        ]
+        sends += [
+            Send(metrics_topic.send, key=m.brand.encode(), value=m.model_dump_json().encode())
+            for m in writes.metrics.values()
+        ]
+        sends += [changelog(tables[name], k, None, p) for (name, p), keys in expired.items() for k in keys]
+        sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
+        await perform("batch", sends)
+        for key, (entry, p) in writes.seen.items():
+            apply_local(seen_table, key, entry)
+            expiry["seen"].add(p, key, entry[2])
+        for key, (entry, p) in writes.authors.items():
+            apply_local(authors_table, key, entry)
+            expiry["authors"].add(p, key, key_minute(key))
+        for key, (bucket, p) in writes.buckets.items():
+            apply_local(buckets_table, key, bucket.model_dump(mode="json"))
+            expiry["buckets"].add(p, key, key_minute(key))
+        for (name, _), keys in expired.items():
+            for key in keys:
+                apply_local(tables[name], key, None)
+        for p, c in writes.counters.items():
+            apply_local(counters_table, str(p), c.model_dump())
+        await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
+        await view.write(partial(sink.write_counters, writes.counters))
+
+    async def catch_up() -> None:
+        """Handle, straight from the log, the records of owned partitions that the agent was never given.
+
+        faust drops records it fetched around a recovery or a rebalance, and its consumer position is then
+        past them (see `streams.agents.gaps`). The agent's gap reading repairs that when a later record of
+        the partition arrives; when none does (every post came before a restart), only this does. Skipped
+        while the agent is in a batch (it may be hanging there: the watchdog's restart deals with that) or
+        while the app rebalances; bounded in time like any other wait."""
+        if batch_lock.locked():
+            log.warning("catch-up: the agent is in the middle of a batch; not catching up")
+            return
+        async with batch_lock:
+            try:
+                async with asyncio.timeout(CATCH_UP_LIMIT_S):
+                    await read_and_handle_waiting()
+            except TimeoutError:
+                log.warning("catch-up: not done within %.0f s; the watchdog will look again", CATCH_UP_LIMIT_S)
+
+    async def read_and_handle_waiting() -> None:
+        raw = raw_topic.get_topic_name()
+        for p, n in sorted((await waiting_records() or {}).items()):
+            if n <= 0 or app.rebalancing or app.in_recovery:
+                continue
+            first = state.counters(p).last_offset + 1
+            offsets = range(first, first + min(n, CATCH_UP_MAX))
+            log.warning(
+                "%s[%d]: offsets %d..%d were never given to the agent; reading them from the log",
+                raw,
+                p,
+                offsets.start,
+                offsets.stop - 1,
+            )
+            records = await gap_reader.read(raw, p, offsets)
+            for start in range(0, len(records), BATCH_MAX):
+                await handle_records(records[start : start + BATCH_MAX])
+
+    @app.on_partitions_revoked.connect
+    async def finish_catch_up(app: faust.App, revoked: set[TP], **kwargs) -> None:
+        """A rebalance waits for the batch in hand (faust waits for the agent's; this, for the catch-up's), so
+        that no write for a partition lands after its new owner has read the partition's state."""
+        try:
+            async with asyncio.timeout(settings.session_timeout_s / 2):
+                async with batch_lock:
+                    pass
+        except TimeoutError:
+            log.warning("rebalance: a batch was still being written after %.0f s", settings.session_timeout_s / 2)
+
+    @app.task
+    async def watchdog() -> None:
+        await watch_progress(app, settings, progress, waiting_records, catch_up)
+
     # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
     # so each table key is saved once per batch (its latest state) before the batch can be committed, and
     # Redis gets one round trip per batch. Tables are saved with explicit partitions, which is what makes
@@ -241,47 +337,11 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     @app.agent(raw_topic)
     async def handle(stream: faust.StreamT) -> None:
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            records = owned([LogRecord.from_faust(e.message) for e in events])
-            records = await fill_gaps(gap_reader, records, raw_handled)
-            writes = plan_batch(records, state, scorer, limits, datetime.now(UTC), settings.top_posts_per_bucket)
-            expired = {
-                (name, p): index.expire(p, expiry_minute(c.event_time_s, horizon))
-                for name, index in expiry.items()
-                for p, c in writes.counters.items()
-            }
-            sends = [deadletter(d) for d in writes.deadletters]
-            sends += [Send(scored_topic.send, key=k, value=v) for k, v in writes.scored]
-            sends += [changelog(seen_table, k, entry, p) for k, (entry, p) in writes.seen.items()]
-            sends += [changelog(authors_table, k, entry, p) for k, (entry, p) in writes.authors.items()]
-            sends += [
-                changelog(buckets_table, k, bucket.model_dump(mode="json"), p)
-                for k, (bucket, p) in writes.buckets.items()
-            ]
-            sends += [
-                Send(metrics_topic.send, key=m.brand.encode(), value=m.model_dump_json().encode())
-                for m in writes.metrics.values()
-            ]
-            tables = {"seen": seen_table, "buckets": buckets_table, "authors": authors_table}
-            sends += [changelog(tables[name], k, None, p) for (name, p), keys in expired.items() for k in keys]
-            sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
-            await perform("batch", sends)
-            for key, (entry, p) in writes.seen.items():
-                apply_local(seen_table, key, entry)
-                expiry["seen"].add(p, key, entry[2])
-            for key, (entry, p) in writes.authors.items():
-                apply_local(authors_table, key, entry)
-                expiry["authors"].add(p, key, key_minute(key))
-            for key, (bucket, p) in writes.buckets.items():
-                apply_local(buckets_table, key, bucket.model_dump(mode="json"))
-                expiry["buckets"].add(p, key, key_minute(key))
-            for (name, _), keys in expired.items():
-                for key in keys:
-                    apply_local(tables[name], key, None)
-            for p, c in writes.counters.items():
-                apply_local(counters_table, str(p), c.model_dump())
-            await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
-            await view.write(partial(sink.write_counters, writes.counters))
-            await progress.batch_handled()
+            async with batch_lock:
+                if not await fault.admit(progress.batches):
+                    continue
+                await handle_records([LogRecord.from_faust(e.message) for e in events])
+            progress.batch_handled()
 
     return app
 

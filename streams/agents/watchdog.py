@@ -1,6 +1,6 @@
 """The worker watching itself (the decision is `streams.core.watchdog.restart_reason`): progress as the
-agent reports it, the loop that asks whether to start over, the process restart, and the flow state of
-faust and aiokafka that the restart's diagnosis prints."""
+agent reports it, the loop that catches up on records the agent was never given and asks whether to start
+over, the process restart, and the flow state of faust and aiokafka that the restart's diagnosis prints."""
 
 from __future__ import annotations
 
@@ -28,18 +28,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+#: Idle this long with records waiting, the worker reads them from the log itself (see `watch_progress`).
+CATCH_UP_AFTER_S = 10.0
+
+
 class Progress:
-    """When the agent last handled a batch (the test failpoint counts batches here too)."""
+    """When the agent last handled a batch, and how many it has handled."""
 
     def __init__(self) -> None:
         self.last_ms = now_ms()
         self.batches = 0
-        self._hang_after = failpoint.hang_after_batches()
 
-    async def batch_handled(self) -> None:
+    def batch_handled(self) -> None:
         self.last_ms = now_ms()
         self.batches += 1
-        await failpoint.maybe_hang(self.batches, self._hang_after)
 
 
 async def watch_progress(
@@ -47,13 +49,18 @@ async def watch_progress(
     settings: Settings,
     progress: Progress,
     waiting_records: Callable[[], Awaitable[dict[int, int] | None]],
+    catch_up: Callable[[], Awaitable[None]],
 ) -> None:
-    """Every few seconds: busy (rebalancing or recovering) since when, idle for how long, and, only when idle
-    too long, how many records wait in the partitions this worker owns; start over when `restart_reason`
-    says so."""
-    if settings.stall_restart_s <= 0:
-        return
+    """Every few seconds: busy (rebalancing or recovering) since when, and idle for how long. When idle a
+    while, how many records wait in the partitions this worker owns: if any, `catch_up` handles them
+    straight from the log (faust drops records it fetched around a recovery or a rebalance, and when no
+    later record follows in the partition, nothing else would ever notice the hole), and the waiting
+    records are counted again. Start over when `restart_reason` says so, on the count after the catch-up:
+    a catch-up that cannot run (the agent hangs in a batch) or cannot keep up (faust delivers nothing at
+    all) leaves records waiting, and a record that just arrived on a quiet stream is handled, not a stall.
+    The catch-up is not the agent's progress: a worker whose agent gets nothing from faust starts over."""
     busy_since: int | None = None
+    catch_up_after_s = min(CATCH_UP_AFTER_S, settings.stall_restart_s or CATCH_UP_AFTER_S)
     while True:
         await asyncio.sleep(WATCHDOG_INTERVAL_S)
         now = now_ms()
@@ -62,11 +69,18 @@ async def watch_progress(
         elif busy_since is not None:
             busy_since, progress.last_ms = None, now  # a fresh window after every rebalance
         idle_s = (now - progress.last_ms) / 1000
-        waiting = await waiting_records() if busy_since is None and idle_s > settings.stall_restart_s else {}
-        if waiting is None:
-            continue  # the broker is away: a new worker would not fare better
+        waiting: dict[int, int] | None = {}
+        if busy_since is None and idle_s > catch_up_after_s:
+            waiting = await waiting_records()
+            if waiting and any(n > 0 for n in waiting.values()):
+                await catch_up()
+                waiting = await waiting_records()
+        if waiting is None or settings.stall_restart_s <= 0:
+            continue  # the broker is away (a new worker would not fare better), or restarts are off
         reason = restart_reason(
-            Observation(now, progress.last_ms, waiting, busy_since), settings.stall_restart_s, settings.busy_limit_s
+            Observation(now_ms(), progress.last_ms, waiting, busy_since),
+            settings.stall_restart_s,
+            settings.busy_limit_s,
         )
         if reason is not None:
             start_over(reason, partial(consumer_facts, app))
