@@ -21,7 +21,7 @@ from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, Evidence, ScoredPost
 from streams.core.aggregate import BucketState, author_entry, author_key, bucket_key, bucket_start, step
 from streams.core.counters import Outcome, count
-from streams.core.dedup import Entry, introduced_here, seen_entry
+from streams.core.dedup import Entry, introduced_here, seen_entry, seen_key
 from streams.core.intake import Limits, Rejected, parse_post
 from streams.core.log_record import LogRecord
 from streams.core.scoring import Scorer
@@ -99,7 +99,7 @@ def plan_batch(
             scored = scorer.score(post, evidence)
             outcome = "matched" if scored else "unmatched"
             if scored:
-                key = post.id
+                key = seen_key(post)
                 pending = writes.seen.get(key)
                 entry = pending[0] if pending else state.seen(key)
                 if introduced_here(entry, p, record.offset):

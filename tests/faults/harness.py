@@ -27,6 +27,7 @@ from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
+from streams.core.dedup import seen_key
 from streams.local.processes import child_env, spawn_lytte, stop
 from streams.topics_admin import create_topics
 from tests.faults.results import CaseResult
@@ -90,10 +91,11 @@ def post_records(posts: Iterable[Post]) -> list[Record]:
 
 def expected_counts(watch: WatchConfig, posts: Iterable[Post]) -> Counter:
     """`tests.integration.test_pipeline.expected_counts`, dedup-aware: a post delivered again with the same
-    source and source id counts once (its first delivery; repeats share its created_at, so its bucket)."""
+    source, author and source id (`streams.core.dedup.seen_key`) counts once (its first delivery; repeats
+    share its created_at, so its bucket)."""
     first: dict[str, Post] = {}
     for post in posts:
-        first.setdefault(post.id, post)
+        first.setdefault(seen_key(post), post)
     return expected_counts_all(watch, first.values())
 
 
@@ -451,8 +453,8 @@ def expected_duplicates(watch: WatchConfig, posts: Iterable[Post]) -> int:
     repeats = 0
     for post in posts:
         if matcher.brands(post.text):
-            repeats += post.id in seen
-            seen.add(post.id)
+            repeats += seen_key(post) in seen
+            seen.add(seen_key(post))
     return repeats
 
 

@@ -67,3 +67,43 @@ def test_every_record_counts_once_however_the_stream_is_batched_and_replayed(sco
     buckets = merge_partials(b.metrics for b in state.bucket_table.values())
     assert sum(m.posts for m in buckets) == c.scored_records, "every scored record is in exactly one bucket once"
     assert all(m.unique_authors <= min(3, m.posts) for m in buckets)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    posts=st.lists(
+        st.tuples(st.integers(0, 8), st.integers(0, 3), st.sampled_from(TEXTS[:2])),  # (source id, author, text)
+        max_size=40,
+    ),
+    partitions=st.integers(2, 5),
+)
+def test_the_counts_do_not_depend_on_partitions_or_workers(scorer, posts, partitions):
+    """One source id under several authors is several posts: counted the same on one partition of one worker
+    as on many partitions each of its own worker, as long as an author's records share a partition (as
+    `Post.raw_key` makes them)."""
+    values = [
+        (author, orjson.dumps({**orjson.loads(post_value(sid, text)), "author": {"id": str(author), "handle": "a"}}))
+        for sid, author, text in posts
+    ]
+
+    def totals(n_partitions: int) -> tuple:
+        by_partition: list[list[LogRecord]] = [[] for _ in range(n_partitions)]
+        for author, value in values:
+            mine = by_partition[author % n_partitions]
+            mine.append(LogRecord("t.posts.raw", author % n_partitions, len(mine), 0, None, value))
+        workers = [DictState() for _ in range(n_partitions)]  # each partition owned by a worker of its own
+        for state, records in zip(workers, by_partition, strict=True):
+            state.apply(plan_batch(records, state, scorer, Limits(), NOW))
+        c = [state.counters(p) for p, state in enumerate(workers)]
+        merged = merge_partials(b.metrics for state in workers for b in state.bucket_table.values())
+        return (
+            sum(x.duplicates for x in c),
+            sum(x.scored_records for x in c),
+            sorted((m.brand, m.posts, m.unique_authors) for m in merged),
+        )
+
+    assert totals(1) == totals(partitions)
+
+
+def post_value(sid: int, text: str) -> bytes:
+    return orjson.dumps({"source": "x", "source_id": str(sid), "created_at": NOW.isoformat(), "text": text})
