@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 #: Up to this many events, or what came within this time, are handled per batch (one Redis round trip).
 BATCH_MAX = 500
 BATCH_WITHIN_S = 0.05
+#: How often an idle worker checks that Redis still holds its part of the view.
+VIEW_CHECK_S = 5.0
 #: One attempt at a batch's writes may take this long before it is tried again.
 WRITE_ATTEMPT_S = 60.0
 #: A catch-up reads at most this many records of a partition, and takes at most this long.
@@ -124,6 +126,11 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         producer_linger=0.005,
         producer_max_batch_size=512 * 1024,
         web_enabled=False,
+        # No standby replicas: they copy other workers' changelogs into this worker's tables (memory and CPU
+        # for every record any worker writes), the in-memory store replays a promoted partition from the
+        # start anyway, and a standby copy is stale by nature (the view rebuild once wrote such copies over
+        # the owner's fresh partials)
+        table_standby_replicas=0,
         # table keys and values: JSON, so that keys come back as the same str after changelog recovery
         key_serializer="json",
         value_serializer="json",
@@ -180,26 +187,37 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         last = state.counters(partition).last_offset
         return last if last >= 0 else None
 
+    def owned_partitions() -> set[int]:
+        """The posts.raw partitions this worker owns now."""
+        raw = raw_topic.get_topic_name()
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == raw}
+
     def owned(records: list[LogRecord]) -> list[LogRecord]:
         """The records of partitions this worker still owns. Records fetched before a rebalance can reach
         the agent after their partition moved to another worker; that worker handles them from its own
         position, and writing state for them here would race its writes into the same changelog partition."""
-        assigned = app.consumer.assignment()
-        kept = [r for r in records if TP(r.topic, r.partition) in assigned]
+        mine = owned_partitions()
+        kept = [r for r in records if r.partition in mine]
         if len(kept) < len(records):
             log.info("skipped %d records of partitions no longer assigned here", len(records) - len(kept))
         return kept
 
     # Redis is a derived view: after the tables are recovered (a restart, a rebalance) or Redis comes back
     # empty, write what they hold, so the wall does not wait for new posts to show the last hours again.
+    # Only the partitions this worker owns: what the tables still hold of others (a partition that moved away)
+    # is stale, and its owner writes the fresh state.
     async def rebuild_view() -> None:
+        mine = owned_partitions()
         partials = sorted(
-            (BucketState.model_validate(v).metrics for v in buckets_table.data.values()),
+            (BucketState.model_validate(v).metrics for k, v in buckets_table.data.items() if _partition_of(k) in mine),
             key=lambda m: m.bucket_start,
         )
+        counters = {int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()}
+        counters = {p: c for p, c in counters.items() if p in mine}
         await sink.write_watch(watch)
-        await sink.write_view(partials[-settings.redis_buckets_kept * len(watch.watched()) * settings.partitions :], [])
-        await sink.write_counters({int(p): PartitionCounters.model_validate(v) for p, v in counters_table.data.items()})
+        await sink.write_batch(
+            partials[-settings.redis_buckets_kept * len(watch.watched()) * settings.partitions :], [], counters
+        )
 
     view = ViewWriter(rebuild_view)
     progress = Progress()
@@ -208,9 +226,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     async def waiting_records() -> dict[int, int] | None:
         """Owned posts.raw partition -> records after the last one handled (None: the broker did not say)."""
-        raw = raw_topic.get_topic_name()
-        owned_raw = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == raw)
-        ends = await end_reader.end_offsets(raw, owned_raw)
+        ends = await end_reader.end_offsets(raw_topic.get_topic_name(), sorted(owned_partitions()))
         if ends is None:
             return None
         return {p: end - (state.counters(p).last_offset + 1) for p, end in ends.items()}
@@ -239,9 +255,14 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     # One batch at a time: the agent's and the catch-up's (see `catch_up`). Both read and write the tables.
     batch_lock = asyncio.Lock()
 
+    def counted_partitions() -> list[int]:
+        """The owned partitions whose counters this worker has written: the view must hold them."""
+        return [p for p in sorted(owned_partitions()) if state.counters(p).last_offset >= 0]
+
     async def handle_records(records: list[LogRecord]) -> None:
         """Plan a batch, perform its writes (all sends gathered and checked), then move the local state."""
         records = await fill_gaps(gap_reader, owned(records), raw_handled)
+        counted = counted_partitions()
         writes = plan_batch(records, state, scorer, limits, datetime.now(UTC), settings.top_posts_per_bucket)
         expired = {
             (name, p): index.expire(p, expiry_minute(c.event_time_s, horizon))
@@ -276,8 +297,9 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                 apply_local(tables[name], key, None)
         for p, c in writes.counters.items():
             apply_local(counters_table, str(p), c.model_dump())
-        await view.write(partial(sink.write_view, list(writes.metrics.values()), writes.posts))
-        await view.write(partial(sink.write_counters, writes.counters))
+        await view.write(
+            partial(sink.write_batch, list(writes.metrics.values()), writes.posts, writes.counters, counted)
+        )
 
     async def catch_up() -> None:
         """Handle, straight from the log, the records of owned partitions that the agent was never given.
@@ -325,6 +347,16 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
                     pass
         except TimeoutError:
             log.warning("rebalance: a batch was still being written after %.0f s", settings.session_timeout_s / 2)
+
+    @app.timer(VIEW_CHECK_S)
+    async def check_view() -> None:
+        """A worker whose partitions get no posts writes nothing to Redis, so it would never notice that
+        Redis lost its part of the view (restarted empty): it looks. Between batches only, so that the
+        rebuild's snapshot of the tables cannot land after a newer batch's write."""
+        if batch_lock.locked() or app.rebalancing or app.in_recovery:
+            return
+        async with batch_lock:
+            await view.write(partial(sink.intact, counted_partitions()))
 
     @app.task
     async def watchdog() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
 import redis.asyncio as aioredis
@@ -75,20 +75,25 @@ class RedisSink:
         self._redis = client or connect(settings)
         self._write_bucket = self._redis.register_script(_WRITE_BUCKET)
 
-    async def write_view(self, buckets: list[BucketMetrics], posts: list[ScoredPost]) -> bool:
+    async def write_batch(
+        self,
+        buckets: list[BucketMetrics],
+        posts: list[ScoredPost],
+        counters: dict[int, PartitionCounters],
+        counted: Iterable[int] = (),
+    ) -> bool:
         """Write a batch in one round trip: the partial buckets it changed (latest state each; readers merge
-        the partials of a minute with `schemas.records.merge_partials`), its posts into the
-        latest-posts lists, the staleness stamp, and one change notice per brand. The notice carries the
-        Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis latency.
+        the partials of a minute with `schemas.records.merge_partials`), its posts into the latest-posts
+        lists, its partitions' counters, the staleness stamp, and one change notice per brand. The notice
+        carries the Kafka timestamps of the raw posts, so that `lytte bench` can measure produce-to-Redis
+        latency.
 
-        Returns False when the view had been lost (the watch key was missing: Redis restarted empty), so
-        that the caller writes the whole view again."""
-        if not buckets and not posts:
-            return True
+        Returns False when the view had lost this worker's part (see `intact`) before the write, so that
+        the caller writes the whole of it again."""
         now_ms = int(time.time() * 1000)
         keep_posts = self._settings.redis_posts_kept
         pipe = self._redis.pipeline(transaction=False)
-        pipe.exists(self.keys.watch)
+        checks = self._check(pipe, counted)
         for metrics in buckets:
             brand = metrics.brand
             await self._write_bucket(
@@ -109,7 +114,11 @@ class RedisSink:
             latest = self.keys.latest(brand)
             pipe.zadd(latest, {display_post(e): e.post.created_at.timestamp() for e in events})
             pipe.zremrangebyrank(latest, 0, -(keep_posts + 1))
-        pipe.set(self.keys.updated, now_ms)
+        fields = {k: v for partition, c in counters.items() for k, v in c.as_fields(partition).items()}
+        if fields:
+            pipe.hset(self.keys.counters, mapping=fields)
+        if buckets or posts:
+            pipe.set(self.keys.updated, now_ms)
         for brand in sorted({m.brand for m in buckets} | set(by_brand)):
             notice = {
                 "brand": brand,
@@ -118,17 +127,24 @@ class RedisSink:
                 "written_ms": now_ms,
             }
             pipe.publish(self.keys.changes, orjson.dumps(notice))
-        return bool((await pipe.execute())[0])
+        return _intact((await pipe.execute())[:checks])
 
-    async def write_counters(self, counters: dict[int, PartitionCounters]) -> bool:
-        """Returns False when the view had been lost (see `write_view`)."""
-        fields = {k: v for partition, c in counters.items() for k, v in c.as_fields(partition).items()}
-        if not fields:
-            return True
+    async def intact(self, counted: Iterable[int]) -> bool:
+        """Whether the view still holds this worker's part: the watch key, and the counters of each raw
+        partition in `counted` (those the worker has counted records of). Redis restarted empty, or a
+        flushed database, loses them. Checked per partition because each worker writes only its own: the
+        first worker to notice the loss writes the watch key again, and the others must still notice."""
         pipe = self._redis.pipeline(transaction=False)
+        self._check(pipe, counted)
+        return _intact(await pipe.execute())
+
+    def _check(self, pipe, counted: Iterable[int]) -> int:
+        """Queue the reads `intact` needs; returns how many results they take."""
         pipe.exists(self.keys.watch)
-        pipe.hset(self.keys.counters, mapping=fields)
-        return bool((await pipe.execute())[0])
+        marks = [f"last_offset:{p}" for p in sorted(counted)]
+        if marks:
+            pipe.hmget(self.keys.counters, marks)
+        return 1 + bool(marks)
 
     async def write_watch(self, config: WatchConfig) -> bool:
         await self._redis.set(self.keys.watch, config.model_dump_json())
@@ -183,6 +199,11 @@ class ViewWriter:
         """Write the whole view again now (after a table recovery), or as soon as Redis answers."""
         self._dirty = True
         await self.write(_nothing)
+
+
+def _intact(checks: list) -> bool:
+    """[1] -> True; [1, [b"41", b"7"]] -> True; [0] -> False (no watch key); [1, [b"41", None]] -> False."""
+    return bool(checks[0]) and all(m is not None for m in (checks[1] if len(checks) > 1 else ()))
 
 
 async def _nothing() -> bool:
