@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import redis
 
 from schemas.pipeline import counter_totals, partition_counters
@@ -47,7 +48,7 @@ from streams.local.redis import LocalRedis
 from streams.topics_admin import create_topics
 
 #: The worker's tables (`streams.agents.app`); faust names each changelog `<app id>-<table>-changelog`.
-TABLES = ("partition-counters", "seen-posts", "buckets", "bucket-authors")
+TABLES = ("partition-counters", "entries", "buckets")
 #: The scaled-down horizon: 60 + 0 + 60 = 120 s.
 SOAK_SETTINGS = {"max_post_age_s": 60, "max_future_skew_s": 0, "changelog_segment_s": 30}
 #: The broker's cleaner looks for dirty logs every second (default 15 s, half a 30 s segment) and deletes
@@ -79,6 +80,17 @@ def latest_values(records: Iterable[tuple[bytes, bytes | None]]) -> dict[bytes, 
         else:
             live[key] = value
     return live
+
+
+def entry_count(table: str, live: dict[bytes, bytes]) -> int:
+    """The entries a table's live records hold: one per key, except that each record of the `entries` table
+    is a delta of many dedup and author entries (`streams.core.entries`).
+
+    Scenario: ("buckets", 3 keys) -> 3; ("entries", one delta with 2 seen and 3 author entries) -> 5.
+    """
+    if table != "entries":
+        return len(live)
+    return sum(len(d["seen"]) + len(d["authors"]) for d in map(orjson.loads, live.values()))
 
 
 def windows(end_s: float, settle_s: float) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -157,9 +169,9 @@ def judge(samples: Sequence[Sample], settle_s: float) -> list[Growth] | None:
     """Every series' growth from the middle to the last third: RSS, entries (in all and per table),
     changelog bytes (in all and per table). None when the run is too short to have both windows.
 
-    Scenario: samples every 30 s for 360 s, settle 180 s; RSS 200 MB, seen-posts 1,000 entries, buckets
+    Scenario: samples every 30 s for 360 s, settle 180 s; RSS 200 MB, entries 1,000 entries, buckets
     1,000 entries up to 210 s and then 200 more every sample -> entries[buckets] 1,000 -> 1,600 and entries
-    2,000 -> 2,600 grow; rss_mb, entries[seen-posts] and the changelog bytes are flat.
+    2,000 -> 2,600 grow; rss_mb, entries[entries] and the changelog bytes are flat.
     """
     if window_means([(s.t_s, 0.0) for s in samples], settle_s) is None:
         return None
@@ -291,18 +303,17 @@ class Probe:
     def raw_end(self) -> int:
         return sum(self.consumer.end_offsets(self._partitions(self.raw_topic)).values())
 
-    def read_changelog(self, topic: str, timeout_s: float = READ_TIMEOUT_S) -> tuple[int, int]:
+    def read_changelog(self, table: str, timeout_s: float = READ_TIMEOUT_S) -> tuple[int, int]:
         """(live entries, records read): the changelog from its beginning to the end it had when asked."""
         read = 0
 
         def records() -> Iterator[tuple[bytes, bytes | None]]:
             nonlocal read
-            for record in self._read_to_end(topic, timeout_s):
+            for record in self._read_to_end(self.topics[table], timeout_s):
                 read += 1
                 yield record.key, record.value
 
-        live = latest_values(records())
-        return len(live), read
+        return entry_count(table, latest_values(records())), read
 
     def _read_to_end(self, topic: str, timeout_s: float) -> Iterator:
         partitions = self._partitions(topic)
@@ -355,8 +366,8 @@ def take_sample(t_s: float, probe: Probe, client: redis.Redis, keys: RedisKeys, 
     totals = counter_totals(counters)
     handled = sum(c.last_offset + 1 for c in counters.values())
     entries, records = {}, {}
-    for table, topic in probe.topics.items():
-        entries[table], records[table] = probe.read_changelog(topic)
+    for table in probe.topics:
+        entries[table], records[table] = probe.read_changelog(table)
     return Sample(
         t_s=t_s,
         posts=totals["posts_in"],

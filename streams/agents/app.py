@@ -31,13 +31,14 @@ from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
 from streams.agents import await_dump
-from streams.agents.durable_table import apply_local, send_changelog
+from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.failpoint import Failpoint
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.agents.watchdog import Progress, consumer_facts, watch_progress
 from streams.core.aggregate import BucketState, key_minute
 from streams.core.batch import Deadletter, plan_batch
+from streams.core.entries import EntryStore, delta_partition, entry_deltas
 from streams.core.expiry import ExpiryIndex, expiry_minute, horizon_s
 from streams.core.intake import Limits
 from streams.core.scoring import Scorer
@@ -151,9 +152,9 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         "delete.retention.ms": settings.changelog_segment_s * 1000,
     }
     counters_table = app.Table("partition-counters", key_type=str, extra_topic_configs=compaction)
-    seen_table = app.Table("seen-posts", key_type=str, extra_topic_configs=compaction)
     buckets_table = app.Table("buckets", key_type=str, extra_topic_configs=compaction)
-    authors_table = app.Table("bucket-authors", key_type=str, extra_topic_configs=compaction)
+    # dedup and unique-author entries, one delta per raw partition per batch (see `streams.core.entries`)
+    entries_table = app.Table("entries", key_type=str, extra_topic_configs=compaction)
 
     scorer = Scorer(watch)
     gap_reader = GapReader(settings.bootstrap)
@@ -161,27 +162,33 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     limits = limits_from(settings)
     horizon = horizon_s(settings)
     # which keys each partition holds, by minute (derived; rebuilt after recovery): expiry without a scan
-    expiry = {name: ExpiryIndex() for name in ("seen", "buckets", "authors")}
+    bucket_expiry = ExpiryIndex()
+    entries = EntryStore()  # the entries of the deltas in `entries_table`, as lookups (derived, like the index)
     sink = RedisSink(settings)
-    state = TableState(counters_table, seen_table, buckets_table, authors_table)
+    state = TableState(counters_table, buckets_table, entries)
+
+    # Every send goes straight to faust's producer (aiokafka's underneath) with bytes made here: faust's
+    # topic.send adds a pending message, a future, serializer lookups and sensor calls per record, which was
+    # most of the worker's producer time.
+    def send(topic: str, key: bytes | None, value: bytes | None, partition: int | None = None, headers=None) -> Send:
+        return Send(app.producer.send, topic, key, value, partition, None, headers)
+
+    scored_name, metrics_name = scored_topic.get_topic_name(), metrics_topic.get_topic_name()
 
     def deadletter(d: Deadletter) -> Send:
         r = d.record
         log.warning("deadletter %s[%d]@%d: %s", r.topic, r.partition, r.offset, d.reason)
-        return Send(
-            deadletter_topic.send,
-            key=r.key,
-            value=r.value,
-            headers={
-                topics.DEADLETTER_REASON: d.reason.encode(),
-                topics.DEADLETTER_TOPIC: r.topic.encode(),
-                topics.DEADLETTER_PARTITION: str(r.partition).encode(),
-                topics.DEADLETTER_OFFSET: str(r.offset).encode(),
-            },
-        )
+        headers = [
+            (topics.DEADLETTER_REASON, d.reason.encode()),
+            (topics.DEADLETTER_TOPIC, r.topic.encode()),
+            (topics.DEADLETTER_PARTITION, str(r.partition).encode()),
+            (topics.DEADLETTER_OFFSET, str(r.offset).encode()),
+        ]
+        return send(deadletter_topic.get_topic_name(), r.key, r.value, headers=headers)
 
     def changelog(table: faust.Table, key: str, value, partition: int) -> Send:
-        return Send(send_changelog, table, key, value, partition)
+        topic, key_bytes, value_bytes = changelog_record(table, key, value)
+        return send(topic, key_bytes, value_bytes, partition)
 
     def raw_handled(partition: int) -> int | None:
         last = state.counters(partition).last_offset
@@ -222,7 +229,6 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     view = ViewWriter(rebuild_view)
     progress = Progress()
     fault = Failpoint()
-    tables = {"seen": seen_table, "buckets": buckets_table, "authors": authors_table}
 
     async def waiting_records() -> dict[int, int] | None:
         """Owned posts.raw partition -> records after the last one handled (None: the broker did not say)."""
@@ -241,16 +247,12 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     @buckets_table.on_recover
     async def rebuild_buckets() -> None:
-        expiry["buckets"].rebuild((k, _partition_of(k), key_minute(k)) for k in buckets_table.data)
+        bucket_expiry.rebuild((k, _partition_of(k), key_minute(k)) for k in buckets_table.data)
         await view.repair()
 
-    @authors_table.on_recover
-    async def rebuild_authors() -> None:
-        expiry["authors"].rebuild((k, _partition_of(k), key_minute(k)) for k in authors_table.data)
-
-    @seen_table.on_recover
-    async def rebuild_seen() -> None:
-        expiry["seen"].rebuild((key, entry[0], entry[2]) for key, entry in seen_table.data.items())
+    @entries_table.on_recover
+    async def rebuild_entries() -> None:
+        entries.rebuild(entries_table.data.items())
 
     # One batch at a time: the agent's and the catch-up's (see `catch_up`). Both read and write the tables.
     batch_lock = asyncio.Lock()
@@ -264,37 +266,33 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         records = await fill_gaps(gap_reader, owned(records), raw_handled)
         counted = counted_partitions()
         writes = plan_batch(records, state, scorer, limits, datetime.now(UTC), settings.top_posts_per_bucket)
-        expired = {
-            (name, p): index.expire(p, expiry_minute(c.event_time_s, horizon))
-            for name, index in expiry.items()
-            for p, c in writes.counters.items()
-        }
+        cutoffs = {p: expiry_minute(c.event_time_s, horizon) for p, c in writes.counters.items()}
+        expired_buckets = [k for p, minute in cutoffs.items() for k in bucket_expiry.expire(p, minute)]
+        expired_entries = [entries.expire(p, minute) for p, minute in cutoffs.items()]
+        deltas = entry_deltas(writes.seen, writes.authors)
         sends = [deadletter(d) for d in writes.deadletters]
-        sends += [Send(scored_topic.send, key=k, value=v) for k, v in writes.scored]
-        sends += [changelog(seen_table, k, entry, p) for k, (entry, p) in writes.seen.items()]
-        sends += [changelog(authors_table, k, entry, p) for k, (entry, p) in writes.authors.items()]
+        sends += [send(scored_name, k, v) for k, v in writes.scored]
+        sends += [changelog(entries_table, k, delta, p) for p, (k, delta) in deltas.items()]
         sends += [
             changelog(buckets_table, k, bucket.model_dump(mode="json"), p) for k, (bucket, p) in writes.buckets.items()
         ]
-        sends += [
-            Send(metrics_topic.send, key=m.brand.encode(), value=m.model_dump_json().encode())
-            for m in writes.metrics.values()
-        ]
-        sends += [changelog(tables[name], k, None, p) for (name, p), keys in expired.items() for k in keys]
+        sends += [send(metrics_name, m.brand.encode(), m.model_dump_json().encode()) for m in writes.metrics.values()]
+        sends += [changelog(buckets_table, k, None, _partition_of(k)) for k in expired_buckets]
+        sends += [changelog(entries_table, k, None, delta_partition(k)) for e in expired_entries for k in e.deltas]
         sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
         await perform("batch", sends)
-        for key, (entry, p) in writes.seen.items():
-            apply_local(seen_table, key, entry)
-            expiry["seen"].add(p, key, entry[2])
-        for key, (entry, p) in writes.authors.items():
-            apply_local(authors_table, key, entry)
-            expiry["authors"].add(p, key, key_minute(key))
+        for key, delta in deltas.values():
+            apply_local(entries_table, key, delta)
+            entries.apply(key, delta)
         for key, (bucket, p) in writes.buckets.items():
             apply_local(buckets_table, key, bucket.model_dump(mode="json"))
-            expiry["buckets"].add(p, key, key_minute(key))
-        for (name, _), keys in expired.items():
-            for key in keys:
-                apply_local(tables[name], key, None)
+            bucket_expiry.add(p, key, key_minute(key))
+        for key in expired_buckets:
+            apply_local(buckets_table, key, None)
+        for expired in expired_entries:
+            for key in expired.deltas:
+                apply_local(entries_table, key, None)
+            entries.forget(expired)
         for p, c in writes.counters.items():
             apply_local(counters_table, str(p), c.model_dump())
         await view.write(
@@ -386,18 +384,18 @@ def _partition_of(key: str) -> int:
 class TableState:
     """The worker's tables as `streams.core.batch.StateReader` reads them."""
 
-    def __init__(self, counters: faust.Table, seen: faust.Table, buckets: faust.Table, authors: faust.Table) -> None:
-        self._counters, self._seen, self._buckets, self._authors = counters, seen, buckets, authors
+    def __init__(self, counters: faust.Table, buckets: faust.Table, entries: EntryStore) -> None:
+        self._counters, self._buckets, self._entries = counters, buckets, entries
 
     def counters(self, partition: int) -> PartitionCounters:
         return PartitionCounters.model_validate(self._counters.get(str(partition)) or {})
 
     def seen(self, key: str):
-        return self._seen.get(key)
+        return self._entries.seen(key)
 
     def bucket(self, key: str) -> BucketState | None:
         stored = self._buckets.get(key)
         return BucketState.model_validate(stored) if stored is not None else None
 
     def author(self, key: str):
-        return self._authors.get(key)
+        return self._entries.author(key)

@@ -3,28 +3,25 @@ local state only moves once it is.
 
 `table[key] = value` puts the changelog record in faust's send-soon buffer, and the flush before a commit
 gives up on that buffer after 0.1 s without progress; a `kill -9` after such a commit loses table updates
-whose input is never read again. Here the record goes straight to the producer: `send_changelog` returns
-the send's future, the agent gathers and checks the futures of the whole batch, and only then calls
+whose input is never read again. Here the record goes straight to the producer (`changelog_record` gives
+what to send), the agent gathers and checks the futures of the whole batch, and only then calls
 `apply_local`. A value of None is a tombstone: the key is deleted, and the compacted changelog forgets it.
+
+Keys and values are JSON (the tables' `json` serializer reads them back at recovery); orjson writes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import faust
+import orjson
 
 
-async def send_changelog(table: faust.Table, key: str, value: Any, partition: int) -> Awaitable:
-    return await table.changelog_topic.send(
-        key=key,
-        value=value,
-        partition=partition,
-        key_serializer=table.key_serializer,
-        # a tombstone must be a record without a value, not the JSON text "null"
-        value_serializer="raw" if value is None else table.value_serializer,
-    )
+def changelog_record(table: faust.Table, key: str, value: Any) -> tuple[str, bytes, bytes | None]:
+    """(changelog topic, key bytes, value bytes) for one table write: ("k", [1, 2]) -> (..., b'"k"', b"[1,2]");
+    a tombstone (value None) is a record without a value, not the JSON text "null"."""
+    return table.changelog_topic.get_topic_name(), orjson.dumps(key), None if value is None else orjson.dumps(value)
 
 
 def apply_local(table: faust.Table, key: str, value: Any) -> None:

@@ -10,9 +10,9 @@ offset order, so after a crash, records read again arrive at or below the mark a
 counted twice.
 
 Unique authors are not a set inside the bucket (that would make every changelog write as large as the
-bucket's audience): a separate table holds one small entry per (partial bucket, author), naming the post
-that introduced the author (`streams.core.dedup.introduced_here` reads it), so that a crash between the two
-writes still counts the author exactly once.
+bucket's audience): a separate small entry per (partial bucket, author), written with the batch's other
+entries (`streams.core.entries`), names the post that introduced the author (`streams.core.dedup.
+introduced_here` reads it), so that a crash between the two writes still counts the author exactly once.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Counting a post once although sources deliver at least once, with memory that stays bounded.
 
-The "seen" table holds one entry per matched post: key `seen_key` (source, author and source id), value
+There is one "seen" entry per matched post: key `seen_key` (source, author and source id), value
 `[raw partition, raw offset, minute]`: the record that introduced it and the epoch minute of its
-`created_at`. A record is the post's first delivery when no entry exists or the entry names that very
+`created_at` (kept and written with the batch's other entries: `streams.core.entries`). A record is the post's first delivery when no entry exists or the entry names that very
 record (a crash came between writing the entry and committing): the same rule the unique-author entries use.
 A repeat counts as a repeat whatever else changed in it (engagement counts, even its timestamp).
 

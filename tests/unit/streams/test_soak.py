@@ -95,9 +95,9 @@ def sample(t, rss=200.0, seen=1000, buckets=1000, seen_bytes=4_000_000, bucket_b
         deadlettered=0,
         rss_mb=rss,
         redis_mb=1.0,
-        entries={"seen-posts": seen, "buckets": buckets},
-        records={"seen-posts": 2 * seen, "buckets": 3 * buckets},
-        changelog_bytes={"seen-posts": seen_bytes, "buckets": bucket_bytes},
+        entries={"entries": seen, "buckets": buckets},
+        records={"entries": 2 * seen, "buckets": 3 * buckets},
+        changelog_bytes={"entries": seen_bytes, "buckets": bucket_bytes},
     )
 
 
@@ -151,7 +151,7 @@ def test_the_csv_has_a_row_per_sample_and_columns_per_table(tmp_path):
     write_csv(out, [sample(30), sample(60, seen=1200)])
     rows = list(csv.DictReader(out.open()))
     assert [r["t_s"] for r in rows] == ["30", "60"]
-    assert rows[1]["entries:seen-posts"] == "1200"
+    assert rows[1]["entries:entries"] == "1200"
     assert rows[1]["entries"] == "2200"
     assert rows[0]["changelog_bytes:buckets"] == "2000000"
 
