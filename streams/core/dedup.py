@@ -2,12 +2,13 @@
 
 There is one "seen" entry per matched post: key `seen_key` (source, author and source id), value
 `[raw partition, raw offset, minute]`: the record that introduced it and the epoch minute of its
-`created_at` (kept and written with the batch's other entries: `streams.core.entries`). A record is the post's first delivery when no entry exists or the entry names that very
-record (a crash came between writing the entry and committing): the same rule the unique-author entries use.
+`created_at` (kept and written with the batch's other entries: `streams.core.entries`). A record is the
+post's first delivery when no entry exists or the entry names that very record (a crash came between
+writing the entry and committing): the same rule the unique-author entries use.
 A repeat counts as a repeat whatever else changed in it (engagement counts, even its timestamp).
 
 The key names the author because a post's author never changes, and every repeat of a post therefore lands
-in its author's raw partition, where this table can see it. Two records that share a source id under two
+in its author's raw partition, where its worker can see it. Two records that share a source id under two
 authors are two posts (no source sends them; a hostile or broken one might): keyed by the post id alone,
 they would count once when the authors hash to one partition and twice when they do not, so the count
 would depend on the partition count.
