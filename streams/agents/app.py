@@ -31,6 +31,7 @@ from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
 from streams.agents import await_dump
+from streams.agents.consumer import LytteConsumer
 from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.failpoint import Failpoint
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
@@ -136,6 +137,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         key_serializer="json",
         value_serializer="json",
     )
+
+    app.transport.Consumer = LytteConsumer  # before anything creates the consumer (see streams.agents.consumer)
 
     def topic(t: Topic) -> faust.TopicT:
         return app.topic(t.name(settings.topic_prefix), key_serializer="raw", value_serializer="raw")
@@ -360,20 +363,64 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     async def watchdog() -> None:
         await watch_progress(app, settings, progress, waiting_records, catch_up)
 
-    # Events come in batches: faust acks a batch's events only after the loop body has handled all of them,
-    # so each table key is saved once per batch (its latest state) before the batch can be committed, and
-    # Redis gets one round trip per batch. Tables are saved with explicit partitions, which is what makes
-    # writing them from a batch safe (faust #497 is about the implicit current event).
+    # Events come in batches, and a batch's events are acknowledged only after all its writes are out, so each
+    # table key is saved once per batch (its latest state) before the batch can be committed, and Redis gets
+    # one round trip per batch. faust's `take_events` would hold its stream still while the body waits for
+    # the broker's acks; here a reader task goes on turning records into events (faust's per-event work)
+    # while the batch before is being written, up to one batch ahead, and the loop acknowledges each batch
+    # itself. Tables are saved with explicit partitions, which is what makes writing them from a batch safe
+    # (faust #497 is about the implicit current event).
     @app.agent(raw_topic)
     async def handle(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
-            async with batch_lock:
-                if not await fault.admit(progress.batches):
-                    continue
-                await handle_records([LogRecord.from_faust(e.message) for e in events])
-            progress.batch_handled()
+        manual = stream.noack()
+        ahead: asyncio.Queue = asyncio.Queue(maxsize=BATCH_MAX)
+
+        async def read() -> None:
+            async for event in manual.events():
+                await ahead.put(event)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while True:
+                events = await next_batch(ahead, reader, BATCH_MAX, BATCH_WITHIN_S)
+                async with batch_lock:
+                    if await fault.admit(progress.batches):
+                        await handle_records([LogRecord.from_faust(e.message) for e in events])
+                for event in events:
+                    await manual.ack(event)
+                progress.batch_handled()
+        finally:
+            reader.cancel()
 
     return app
+
+
+async def next_batch(queue: asyncio.Queue, reader: asyncio.Future, max_: int, within_s: float) -> list:
+    """Up to `max_` items: the first as soon as there is one, then what comes within `within_s` of it. Raises
+    what ended the reader, if it ended (a stream that stops must stop the agent, not leave it waiting)."""
+    if queue.empty():
+        first = asyncio.ensure_future(queue.get())
+        await asyncio.wait({first, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if not first.done():
+            first.cancel()
+            reader.result()  # raises what ended it
+            raise RuntimeError("the stream's reader ended")
+        batch = [first.result()]
+    else:
+        batch = [queue.get_nowait()]
+    deadline = asyncio.get_running_loop().time() + within_s
+    while len(batch) < max_:
+        if not queue.empty():
+            batch.append(queue.get_nowait())
+            continue
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            break
+        try:
+            batch.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return batch
 
 
 def _partition_of(key: str) -> int:
