@@ -20,7 +20,7 @@ from typing import Protocol
 from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, Evidence, ScoredPost
 from streams.core.aggregate import BucketState, author_entry, author_key, bucket_key, bucket_start, step
-from streams.core.counters import Outcome, count
+from streams.core.counters import Outcome, Tally
 from streams.core.dedup import Entry, introduced_here, seen_entry, seen_key
 from streams.core.intake import Limits, Rejected, parse_post
 from streams.core.log_record import LogRecord
@@ -84,10 +84,12 @@ def plan_batch(
     are idempotent downstream).
     """
     writes = BatchWrites()
+    tallies: dict[int, Tally] = {}
     now_ms = int(now.timestamp() * 1000)
     for record in records:
         p = record.partition
-        counters = writes.counters.get(p) or state.counters(p)
+        if p not in tallies:
+            tallies[p] = Tally(state.counters(p))
         outcome: Outcome
         duplicate, produced, event_time_s = False, 0, 0
         try:
@@ -117,8 +119,7 @@ def plan_batch(
         except Exception as exc:  # one record must never stop the partition
             outcome = "deadlettered"
             writes.deadletters.append(Deadletter(record, failure_reason(exc)))
-        writes.counters[p], _ = count(
-            counters,
+        tallies[p].add(
             record.offset,
             outcome,
             scored_records=produced,
@@ -126,6 +127,7 @@ def plan_batch(
             event_time_s=event_time_s,
             now_ms=now_ms,
         )
+    writes.counters = {p: tally.counters() for p, tally in tallies.items()}
     return writes
 
 

@@ -31,15 +31,41 @@ def count(
     scored_records still 2. Offset 2, "unmatched" -> unmatched=1. The watermark `event_time_s` only moves
     forward; `handled_ms` is the batch's wall-clock time.
     """
-    if offset <= state.last_offset:
-        return state, False
-    update: dict[str, int] = {
-        "last_offset": offset,
-        "posts_in": state.posts_in + 1,
-        outcome: getattr(state, outcome) + 1,
-        "scored_records": state.scored_records + scored_records,
-        "duplicates": state.duplicates + (1 if duplicate else 0),
-        "event_time_s": max(state.event_time_s, event_time_s),
-        "handled_ms": max(state.handled_ms, now_ms),
-    }
-    return state.model_copy(update=update), True
+    tally = Tally(state)
+    counted = tally.add(
+        offset, outcome, scored_records=scored_records, duplicate=duplicate, event_time_s=event_time_s, now_ms=now_ms
+    )
+    return tally.counters(), counted
+
+
+class Tally:
+    """`count` over many records without a new model per record (a batch counts hundreds): `add` each
+    record in turn, then `counters()` is what `count` applied in turn would give."""
+
+    def __init__(self, state: PartitionCounters) -> None:
+        self._fields = state.model_dump()
+
+    def add(
+        self,
+        offset: int,
+        outcome: Outcome,
+        *,
+        scored_records: int = 0,
+        duplicate: bool = False,
+        event_time_s: int = 0,
+        now_ms: int = 0,
+    ) -> bool:
+        f = self._fields
+        if offset <= f["last_offset"]:
+            return False
+        f["last_offset"] = offset
+        f["posts_in"] += 1
+        f[outcome] += 1
+        f["scored_records"] += scored_records
+        f["duplicates"] += duplicate
+        f["event_time_s"] = max(f["event_time_s"], event_time_s)
+        f["handled_ms"] = max(f["handled_ms"], now_ms)
+        return True
+
+    def counters(self) -> PartitionCounters:
+        return PartitionCounters(**self._fields)

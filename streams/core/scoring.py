@@ -32,8 +32,9 @@ class Scorer:
             KeyPersonHit(handle=m.person.handle, label=m.person.label, role=m.role)
             for m in self.matcher.key_people(post.author.handle, post.text)
         )
+        # every part is validated already (the Post by intake, the rest built here): no second validation
         return [
-            ScoredPost(
+            ScoredPost.model_construct(
                 post=post,
                 brand=m.brand,
                 brand_role=m.role,

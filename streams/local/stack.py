@@ -28,7 +28,15 @@ from streams.local.supervise import Supervised, exit_line, on_exit, on_started, 
 from streams.topics_admin import create_topics
 
 #: How many `lytte worker` processes `lytte up` starts (one consumer group); `lytte bench` starts as many by default.
-WORKERS = 1
+#: Two use both cores of a small machine (a worker's main thread is one core at most); see README, Measured.
+WORKERS = 2
+
+
+def worker_names(count: int = WORKERS) -> list[str]:
+    """The supervised names of `lytte up`'s workers: 2 -> ["worker-1", "worker-2"]; 1 -> ["worker"]."""
+    return ["worker"] if count == 1 else [f"worker-{i + 1}" for i in range(count)]
+
+
 PUBLISH_EVERY_S = 5.0  # the services hash is rewritten this often even when nothing changed
 
 
@@ -113,8 +121,8 @@ class Stack:
             self.env.get("LYTTE_REDIS_URL", s.redis), password=password, socket_timeout=1, socket_connect_timeout=1
         )
         create_topics(Settings(kafka_bootstrap=self.env.get("LYTTE_KAFKA_BOOTSTRAP", s.bootstrap)))
-        for i in range(WORKERS):
-            self._add_child("worker" if WORKERS == 1 else f"worker-{i + 1}", ["worker"])
+        for name in worker_names():
+            self._add_child(name, ["worker"])
         dashboard = self._add_child("dashboard", ["dashboard"])
         wait_for(self._dashboard_answers, 60, "the dashboard", dashboard.process, f" (log: {dashboard.log_file})")
         self._add_child("synth", ["ingest", "synth", "--rate", str(self.synth_rate)])

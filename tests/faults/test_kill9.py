@@ -74,7 +74,7 @@ UP_RATE = 40  # synth posts/s
 
 
 def _worker_pids(log: str) -> list[int]:
-    return [int(p) for p in re.findall(r"worker started \(pid (\d+)", log)]
+    return [int(p) for p in re.findall(r"worker(?:-\d+)? started \(pid (\d+)", log)]
 
 
 def test_kill9_under_up(fault_case, tmp_path, watch_config):
@@ -88,7 +88,7 @@ def test_kill9_under_up(fault_case, tmp_path, watch_config):
         PYTHONUNBUFFERED="1",
     )
     log_file = tmp_path / "up.log"
-    worker_log = tmp_path / ".lytte" / "logs" / "worker.log"
+    worker_logs = tmp_path / ".lytte" / "logs"
     settings = Settings(
         kafka_bootstrap=f"127.0.0.1:{ports['KAFKA_PORT']}", redis_url=f"redis://127.0.0.1:{ports['REDIS_PORT']}/0"
     )
@@ -105,8 +105,10 @@ def test_kill9_under_up(fault_case, tmp_path, watch_config):
             return -1
 
     def tails() -> str:
-        worker = worker_log.read_text(errors="replace")[-3000:] if worker_log.exists() else "(no worker log)"
-        return f"lytte up log:\n{log()[-3000:]}\nworker log:\n{worker}"
+        workers = "".join(
+            f"\n{f.name}:\n{f.read_text(errors='replace')[-3000:]}" for f in sorted(worker_logs.glob("worker*.log"))
+        )
+        return f"lytte up log:\n{log()[-3000:]}\nworker logs:{workers or ' (none)'}"
 
     try:
         wait_until(lambda: "lytte is up: open" in log(), 180, "lytte up to be up")
@@ -152,7 +154,7 @@ def test_kill9_under_up(fault_case, tmp_path, watch_config):
         lost_m, double_m = differences(Counter(expected), in_metrics)
         fault_case.lost_posts += max(lost, lost_m)
         fault_case.double_counted += max(double, double_m)
-        stops = len(re.findall(r"worker exited with code", log())) - 1
+        stops = len(re.findall(r"worker(?:-\d+)? exited with code", log())) - 1
         fault_case.worker_stops += max(0, stops)
         fault_case.exact = in_redis == expected == in_metrics and stops <= 0
         assert expected, f"no closed bucket to compare (cut {cut}, posts {len(posts)})"

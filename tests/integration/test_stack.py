@@ -18,6 +18,7 @@ import redis
 
 from schemas.redis_keys import RedisKeys
 from streams.local.processes import free_port, port_open, spawn_lytte
+from streams.local.stack import worker_names
 from tests.fixtures.factories import REPO
 from tests.fixtures.workers import Child, wait_until
 
@@ -51,7 +52,7 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
         keys = RedisKeys()
         wait_until(lambda: client.hlen(keys.buckets("nordair")) > 0, 60, "live buckets for the wall", up)
         records = [json.loads(v) for v in client.hvals(keys.services)]
-        assert sorted(r["name"] for r in records) == ["dashboard", "kafka", "redis", "synth", "worker"]
+        assert sorted(r["name"] for r in records) == sorted(["dashboard", "kafka", "redis", "synth", *worker_names()])
         assert {(r["state"], r["restarts"]) for r in records} == {("running", 0)}
         client.close()
 
@@ -70,13 +71,13 @@ def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_brok
         status = json.loads(result.stdout)
         assert status["raw_end"] > 0 and status["posts_in"] > 0 and status["stalled"] is False
         assert status["posts_in"] == status["matched"] + status["unmatched"] + status["deadlettered"]
-        assert {s["name"] for s in status["services"]} >= {"worker", "kafka", "redis"}
+        assert {s["name"] for s in status["services"]} >= {*worker_names(), "kafka", "redis"}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(60)
     output = log.read_text()
     assert "lytte up: stopped" in output, output
-    assert (tmp_path / ".lytte" / "logs" / "worker.log").exists()
+    assert all((tmp_path / ".lytte" / "logs" / f"{name}.log").exists() for name in worker_names())
     time.sleep(0.5)
     for port in ports.values():
         assert not port_open("127.0.0.1", port), f"port {port} still open after stop"
@@ -110,16 +111,17 @@ def test_lytte_up_restarts_a_killed_worker_and_a_killed_redis(tmp_path, kafka_br
     try:
         wait_until(lambda: "lytte is up: open" in up.output(), 120, "the URL line", up)
         wait_until(lambda: nordair_posts(client) > 0, 60, "live buckets for the wall", up)
-        worker = service(client, "worker")
+        name = worker_names()[0]
+        worker = service(client, name)
         assert worker["state"] == "running"
-        assert f"worker started (pid {worker['pid']}" in up.output()
+        assert f"{name} started (pid {worker['pid']}" in up.output()
 
         os.kill(worker["pid"], signal.SIGKILL)
-        wait_until(lambda: restarted(client, "worker", worker["pid"]), 20, "a new worker", up)
-        again = restarted(client, "worker", worker["pid"])
+        wait_until(lambda: restarted(client, name, worker["pid"]), 20, "a new worker", up)
+        again = restarted(client, name, worker["pid"])
         assert (again["restarts"], again["restarts_recent"], again["last_exit_code"]) == (1, 1, -9)
-        assert "worker exited with code -9 (restart 1 in the last 10 min); restarting in 1 s" in up.output()
-        assert f"worker started (pid {again['pid']}" in up.output()
+        assert f"{name} exited with code -9 (restart 1 in the last 10 min); restarting in 1 s" in up.output()
+        assert f"{name} started (pid {again['pid']}" in up.output()
         posts = nordair_posts(client)
         wait_until(lambda: nordair_posts(client) > posts, 40, "nordair buckets growing after the restart", up)
 

@@ -22,3 +22,15 @@ def test_counts_each_outcome_once():
         "event_time_s": 100,  # the watermark never goes back
     }
     assert c.posts_in == c.matched + c.unmatched + c.deadlettered
+
+
+def test_a_tally_counts_as_count_applied_in_turn():
+    from streams.core.counters import Tally
+
+    records = [(0, "matched", 2, False), (1, "matched", 0, True), (1, "unmatched", 0, False), (3, "deadlettered", 0, 0)]
+    state, tally = PartitionCounters(), Tally(PartitionCounters())
+    for i, (offset, outcome, scored, duplicate) in enumerate(records):
+        extra = {"scored_records": scored, "duplicate": duplicate, "event_time_s": i, "now_ms": 9}
+        state, counted = count(state, offset, outcome, **extra)
+        assert tally.add(offset, outcome, **extra) == counted
+    assert tally.counters() == state

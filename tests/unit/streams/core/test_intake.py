@@ -54,3 +54,27 @@ def test_oversized_record_is_rejected_before_parsing():
 
 def test_clock_skew_within_the_allowance_is_accepted():
     assert isinstance(parse_post(raw(created_at=(NOW + timedelta(minutes=4)).isoformat()), NOW), Post)
+
+
+def test_the_quick_reading_decides_as_the_step_by_step_one_on_hostile_records():
+    """`parse_post` reads a record with pydantic's JSON parser first; on the fuzz corpus (repeated keys,
+    surrogates, huge numbers, odd dates, ...) it must accept and refuse exactly what `parse_slowly` does,
+    with the same Post."""
+    import random
+    from datetime import UTC, datetime
+
+    from streams.core.intake import parse_slowly
+    from streams.faults.fuzz import bad_record, good_post
+
+    now = datetime.now(UTC)
+    rng = random.Random(7)
+    raws = [bad_record(rng, now, n).raw for n in range(3000)]
+    raws += [orjson.dumps(good_post(rng, now, n)) for n in range(300)]
+    limits = Limits(max_record_bytes=10**9)  # parse_post's first check, on the bytes alone
+    for raw in raws:
+        quick, slow = parse_post(raw, now, limits), parse_slowly(raw, now, limits)
+        assert isinstance(quick, Rejected) == isinstance(slow, Rejected), raw[:200]
+        if isinstance(quick, Rejected):
+            assert quick.reason == slow.reason or "limit" in quick.reason, raw[:200]
+        else:
+            assert quick == slow, raw[:200]
