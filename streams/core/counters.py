@@ -13,17 +13,9 @@ from schemas.pipeline import PartitionCounters
 Outcome = Literal["matched", "unmatched", "deadlettered"]
 
 
-def count(
-    state: PartitionCounters,
-    offset: int,
-    outcome: Outcome,
-    *,
-    scored_records: int = 0,
-    duplicate: bool = False,
-    event_time_s: int = 0,
-    now_ms: int = 0,
-) -> tuple[PartitionCounters, bool]:
-    """Count one raw record; return the new state and whether it counted.
+def count(state: PartitionCounters, offset: int, outcome: Outcome, **details: int) -> tuple[PartitionCounters, bool]:
+    """Count one raw record (`details`: `Tally.add`'s scored_records, duplicate, event_time_s, now_ms); return
+    the new state and whether it counted.
 
     Scenario: a fresh state, offset 0, outcome "matched" with 2 scored records (the post named two brands)
     -> posts_in=1, matched=1, scored_records=2, last_offset=0, counted=True. Offset 0 again -> unchanged,
@@ -32,9 +24,7 @@ def count(
     forward; `handled_ms` is the batch's wall-clock time.
     """
     tally = Tally(state)
-    counted = tally.add(
-        offset, outcome, scored_records=scored_records, duplicate=duplicate, event_time_s=event_time_s, now_ms=now_ms
-    )
+    counted = tally.add(offset, outcome, **details)
     return tally.counters(), counted
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,21 +15,13 @@ from streams.core.intake import Limits
 from streams.core.log_record import LogRecord
 from streams.core.scoring import Scorer
 from tests.fixtures.batch_state import DictState
-from tests.fixtures.factories import REPO
+from tests.fixtures.factories import REPO, raw_post
 
 NOW = datetime.now(UTC)
 TEXTS = ["@nordair lost my bag", "Skyline and Nordair both late", "nice weather", "@ingrid_newſ on #nordair", ""]
 
 good = st.builds(
-    lambda sid, text, followers: orjson.dumps(
-        {
-            "source": "x",
-            "source_id": str(sid),
-            "created_at": NOW.isoformat(),
-            "text": text,
-            "author": {"id": str(sid % 3), "handle": "a", "followers": followers},
-        }
-    ),
+    lambda sid, text, followers: raw_post(sid, sid % 3, text, NOW, followers),
     st.integers(0, 30),  # few ids: repeats are common; authors 0..2
     st.sampled_from(TEXTS) | st.text(max_size=40),
     st.integers(0, 2**40),
@@ -81,10 +72,7 @@ def test_the_counts_do_not_depend_on_partitions_or_workers(scorer, posts, partit
     """One source id under several authors is several posts: counted the same on one partition of one worker
     as on many partitions each of its own worker, as long as an author's records share a partition (as
     `Post.raw_key` makes them)."""
-    values = [
-        (author, orjson.dumps({**orjson.loads(post_value(sid, text)), "author": {"id": str(author), "handle": "a"}}))
-        for sid, author, text in posts
-    ]
+    values = [(author, raw_post(sid, author, text, NOW)) for sid, author, text in posts]
 
     def totals(n_partitions: int) -> tuple:
         by_partition: list[list[LogRecord]] = [[] for _ in range(n_partitions)]
@@ -103,7 +91,3 @@ def test_the_counts_do_not_depend_on_partitions_or_workers(scorer, posts, partit
         )
 
     assert totals(1) == totals(partitions)
-
-
-def post_value(sid: int, text: str) -> bytes:
-    return orjson.dumps({"source": "x", "source_id": str(sid), "created_at": NOW.isoformat(), "text": text})

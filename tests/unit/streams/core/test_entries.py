@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +15,7 @@ from streams.core.intake import Limits
 from streams.core.log_record import LogRecord
 from streams.core.scoring import Scorer
 from tests.fixtures.batch_state import DictState
-from tests.fixtures.factories import REPO
+from tests.fixtures.factories import REPO, raw_post
 
 MINUTE = 29_602_542
 AUTHOR_KEY = f"nordair|{(MINUTE + 1) * 60}|2|a"  # a partial bucket of the next minute
@@ -93,15 +92,7 @@ class DeltaState(DictState):
 
 
 post = st.builds(
-    lambda sid, author, text: orjson.dumps(
-        {
-            "source": "x",
-            "source_id": str(sid),
-            "created_at": NOW.isoformat(),
-            "text": text,
-            "author": {"id": str(author), "handle": "a"},
-        }
-    ),
+    lambda sid, author, text: raw_post(sid, author, text, NOW),
     st.integers(0, 20),
     st.integers(0, 4),
     st.sampled_from(["@nordair lost my bag", "Skyline and Nordair both late", "nice weather"]),
