@@ -54,3 +54,9 @@ def test_dockerfile_copies_what_exists():
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (REPO / source).exists(), source
+
+
+def test_as_many_workers_as_lytte_up_starts():
+    from streams.local.stack import WORKERS
+
+    assert SERVICES["worker"]["deploy"]["replicas"] == WORKERS
