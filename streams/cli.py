@@ -313,8 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="run a source").add_subparsers(dest="source", required=True)
     p = ingest.add_parser("replay", help="replay a JSON Lines (Post schema) or CSV file")
     p.add_argument("file")
-    p.add_argument("--speed", type=float, default=0.0, help="divide the original gaps by this; 0 = as fast as possible")
-    p.add_argument("--keep-time", action="store_true", help="keep recorded timestamps instead of starting now")
+    p.add_argument(
+        "--speed", type=float, default=0.0, help="send S times faster than recorded; 0 = as fast as possible (default)"
+    )
+    p.add_argument(
+        "--keep-time",
+        action="store_true",
+        help="keep the recorded timestamps (history into its own topics) instead of moving the last post to now",
+    )
     p.add_argument("--columns", help="CSV mapping FIELD=COLUMN,... (default: the airline tweets' columns)")
     p.add_argument("--limit", type=int, help="send at most this many posts")
     p.set_defaults(func=cmd_replay)

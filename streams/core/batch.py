@@ -93,7 +93,7 @@ def plan_batch(
         outcome: Outcome
         duplicate, produced, event_time_s = False, 0, 0
         try:
-            post = parse_post(record.value, now, limits)
+            post = parse_post(record.value, now, limits, tallies[p].stream_time())
             if isinstance(post, Rejected):
                 raise _Rejected(post.reason)
             event_time_s = int(post.created_at.timestamp())

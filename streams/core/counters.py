@@ -6,6 +6,7 @@ restart is not counted again.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from schemas.pipeline import PartitionCounters
@@ -59,3 +60,8 @@ class Tally:
 
     def counters(self) -> PartitionCounters:
         return PartitionCounters(**self._fields)
+
+    def stream_time(self) -> datetime:
+        """The partition's event-time watermark so far (the newest post time counted; the epoch before any),
+        which intake's age check counts from: 10:42:31Z after a post of that time, whatever the wall clock."""
+        return datetime.fromtimestamp(self._fields["event_time_s"], UTC)

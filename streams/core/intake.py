@@ -1,6 +1,13 @@
 """Turning raw bytes from `posts.raw` into a Post, or into the reason it cannot be one.
 
 Pure: the clock is a parameter, so the same bytes give the same answer in live processing and in tests.
+
+Two clocks judge a post's time. A post from the future (beyond the allowed skew) is judged by the wall clock:
+nothing can have been written after now. A post that is too old is judged by the stream's own time, the
+event-time watermark of its partition (the newest post time seen before it): a replay of 2015 history into
+its own topics is as young as its own stream, while a 2015 post arriving among today's posts is refused.
+The worker's state horizon (`streams.core.expiry`) is measured from the same watermark, so every post that
+intake accepts still finds its bucket and its dedup entry.
 """
 
 from __future__ import annotations
@@ -40,11 +47,16 @@ def _describe(exc: ValidationError) -> str:
     return f"invalid field {field}: {err['msg']}"
 
 
-def parse_post(raw: bytes | None, now: datetime, limits: Limits = Limits()) -> Post | Rejected:
-    """Decode and check one raw record.
+def parse_post(
+    raw: bytes | None, now: datetime, limits: Limits = Limits(), stream_time: datetime | None = None
+) -> Post | Rejected:
+    """Decode and check one raw record. `stream_time` is the partition's watermark that the age check counts
+    from (None: the wall clock `now`, for a post that belongs to no stream).
 
-    Scenario: a well-formed Post JSON created a minute ago -> that Post. The same with `"source": "myspace"`
-    -> Rejected("unknown source 'myspace' (known: ...)"); bytes `b"\\xff{"` -> Rejected("invalid UTF-8 ...");
+    Scenario: a well-formed Post JSON created a minute ago -> that Post. Created on 2015-02-24 with stream
+    time 2015-02-24T12:00Z -> that Post; the same with stream time now -> Rejected("... is older than ...").
+    A minute old with `"source": "myspace"` -> Rejected("unknown source 'myspace' (known: ...)"); bytes
+    `b"\\xff{"` -> Rejected("invalid UTF-8 ...");
     a post dated tomorrow -> Rejected("created_at ... in the future ..."); a record without a value (a
     tombstone, None) -> Rejected("empty record: ...").
     """
@@ -55,13 +67,15 @@ def parse_post(raw: bytes | None, now: datetime, limits: Limits = Limits()) -> P
     try:  # the common case in one step (pydantic's own JSON parser); a record it refuses goes the long way
         post = Post.model_validate_json(raw)
     except ValidationError:
-        return parse_slowly(raw, now, limits)
+        return parse_slowly(raw, now, limits, stream_time)
     if len(post.text) > limits.max_text_chars:
         return Rejected(f"text of {len(post.text)} characters is over the {limits.max_text_chars}-character limit")
-    return _checked_time(post, now, limits)
+    return _checked_time(post, now, limits, stream_time)
 
 
-def parse_slowly(raw: bytes, now: datetime, limits: Limits = Limits()) -> Post | Rejected:
+def parse_slowly(
+    raw: bytes, now: datetime, limits: Limits = Limits(), stream_time: datetime | None = None
+) -> Post | Rejected:
     """`parse_post` step by step, each step with its own reason: UTF-8, JSON (orjson's reading, which decides
     what a repeated key or an odd number means), a JSON object, the text limit, the schema, the time."""
     try:
@@ -81,12 +95,17 @@ def parse_slowly(raw: bytes, now: datetime, limits: Limits = Limits()) -> Post |
         post = Post.model_validate(data)
     except ValidationError as exc:
         return Rejected(_describe(exc))
-    return _checked_time(post, now, limits)
+    return _checked_time(post, now, limits, stream_time)
 
 
-def _checked_time(post: Post, now: datetime, limits: Limits) -> Post | Rejected:
+def _checked_time(post: Post, now: datetime, limits: Limits, stream_time: datetime | None) -> Post | Rejected:
     if post.created_at > now + limits.max_future_skew:
         return Rejected(f"created_at {post.created_at.isoformat()} is in the future (now {now.isoformat()})")
-    if post.created_at < now - limits.max_age:
-        return Rejected(f"created_at {post.created_at.isoformat()} is older than {limits.max_age}")
+    reference = now if stream_time is None else stream_time
+    if post.created_at < reference - limits.max_age:
+        against = "now" if stream_time is None else "the stream's time"
+        return Rejected(
+            f"created_at {post.created_at.isoformat()} is older than {limits.max_age} before {against} "
+            f"({reference.isoformat()})"
+        )
     return post

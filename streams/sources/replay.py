@@ -1,8 +1,9 @@
 """Replay of recorded posts: JSON Lines in the Post schema, or CSV with a column mapping.
 
-The original gaps between posts are kept, divided by a speed-up (`speed=0` sends as fast as possible). By
-default the timeline is moved so that the first post is "now": the wall then shows the replay as live, and
-the posts pass the worker's age check. `keep_time=True` keeps the recorded timestamps.
+The posts keep their recorded gaps in time; they are sent with those gaps divided by a speed-up (`speed=0`
+sends as fast as possible). By default the timeline is moved so that the last post is dated when it is sent:
+the wall shows the replay as recent history with its original minutes. `keep_time=True` keeps the recorded
+timestamps (see `timeline`).
 """
 
 from __future__ import annotations
@@ -93,21 +94,34 @@ def read_posts(path: Path, mapping: CsvMapping | None = None) -> list[Post]:
 
 
 def timeline(posts: list[Post], speed: float, keep_time: bool, start: datetime) -> Iterator[tuple[float, Post]]:
-    """Yield (seconds after the start to send it, post), with gaps divided by `speed` (0: all at once).
+    """Yield (seconds after the start to send it, post). Sends are spaced by the recorded gaps divided by
+    `speed` (0: all at once), but the posts keep their recorded gaps in time, so every minute bucket holds
+    what it held then and the rules see the original rates:
 
-    Scenario: posts at 10:00:00 and 10:01:00, speed 60, start 12:00:00 -> (0.0, post at 12:00:00) and
-    (1.0, post at 12:00:01). With keep_time the posts keep 10:00:00 and 10:01:00.
+    - `keep_time`: the recorded timestamps (history, for a replay into its own topics: the worker judges a
+      post's age by its stream's time, not by the wall clock);
+    - otherwise the whole timeline moves by whole minutes so that the last post is dated in the minute
+      before it is sent (at `start + span / speed`; with speed 0, `start`) and no post is dated after it is
+      sent; posts of one recorded minute still share a minute.
+
+    Scenario: posts at 10:00:00, 10:01:00 and 10:05:00, speed 60, start 12:00:30 -> (0.0, post at 11:55:00),
+    (1.0, 11:56:00) and (5.0, 12:00:00). Speed 0 -> the same dates, all sent at 0.0. With keep_time the posts
+    keep 10:00:00, 10:01:00 and 10:05:00.
     """
     if not posts:
         return
     first = posts[0].created_at
+    span = (posts[-1].created_at - first).total_seconds()
+    # a whole number of minutes, so that the posts of one recorded minute share one bucket, as they did
+    latest = start + timedelta(seconds=span / speed if speed > 0 else 0.0) - posts[-1].created_at
+    shift = timedelta(minutes=latest.total_seconds() // 60)
     for post in posts:
         gap = (post.created_at - first).total_seconds()
         delay = gap / speed if speed > 0 else 0.0
         if keep_time:
             yield delay, post
         else:
-            yield delay, post.model_copy(update={"created_at": start + timedelta(seconds=delay)})
+            yield delay, post.model_copy(update={"created_at": post.created_at + shift})
 
 
 def play(

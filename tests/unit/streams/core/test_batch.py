@@ -136,3 +136,23 @@ def test_the_inputs_that_crashed_the_worker_are_handled(scorer):
 def test_failure_reason_keeps_the_last_line():
     assert failure_reason(ValueError("first\nlast")) == "handling failed: ValueError: last"
     assert failure_reason(RuntimeError()) == "handling failed: RuntimeError"
+
+
+def test_history_is_as_young_as_its_own_stream(scorer):
+    """A partition's first posts from 2015 are counted in their own minutes; a 2015 post after today's posts
+    of the same partition is older than the stream accepts and goes to the deadletter topic."""
+    state = State()
+    old = "2015-02-24T10:00:00+00:00"
+    writes = state.plan(
+        scorer,
+        [
+            raw(0, post_bytes("delayed again @nordair", created_at=old)),
+            raw(1, post_bytes("still delayed @nordair", source_id="2", created_at="2015-02-24T10:01:30+00:00")),
+            raw(2, post_bytes("now @nordair", source_id="3")),
+            raw(3, post_bytes("late @nordair", source_id="4", created_at=old)),
+        ],
+    )
+    minutes = sorted(b.metrics.bucket_start.strftime("%Y-%m-%d %H:%M") for b, _ in writes.buckets.values())
+    assert minutes[:2] == ["2015-02-24 10:00", "2015-02-24 10:01"]
+    assert [d.record.offset for d in writes.deadletters] == [3]
+    assert "before the stream's time" in writes.deadletters[0].reason

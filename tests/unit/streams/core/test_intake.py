@@ -78,3 +78,14 @@ def test_the_quick_reading_decides_as_the_step_by_step_one_on_hostile_records():
             assert quick.reason == slow.reason or "limit" in quick.reason, raw[:200]
         else:
             assert quick == slow, raw[:200]
+
+
+def test_age_is_judged_by_the_stream_and_the_future_by_the_wall_clock():
+    history = raw(created_at="2015-02-24T10:00:00Z")
+    stream_2015 = datetime(2015, 2, 24, 12, 0, tzinfo=UTC)
+    assert isinstance(parse_post(history, NOW, Limits(), stream_time=stream_2015), Post)
+    refused = parse_post(history, NOW, Limits(), stream_time=NOW)
+    assert isinstance(refused, Rejected) and "before the stream's time" in refused.reason
+    assert isinstance(parse_post(history, NOW), Rejected), "no stream: judged by the wall clock"
+    future = raw(created_at="2026-11-24T13:00:00Z")
+    assert isinstance(parse_post(future, NOW, Limits(), stream_time=stream_2015), Rejected)

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,13 +53,20 @@ def test_jsonl_round_trip_and_errors(tmp_path, post_factory):
         list(read_jsonl(path))
 
 
-def test_timeline_keeps_gaps_divided_by_the_speed_up(post_factory):
-    posts = [post_factory(created_at=datetime(2015, 2, 24, 10, 0, s, tzinfo=UTC)) for s in (0, 30)]
-    rebased = list(timeline(posts, speed=60, keep_time=False, start=START))
-    assert [d for d, _ in rebased] == [0.0, 0.5]
-    assert [p.created_at for _, p in rebased] == [START, datetime(2026, 11, 24, 12, 0, 0, 500000, tzinfo=UTC)]
-    kept = list(timeline(posts, speed=0, keep_time=True, start=START))
-    assert [d for d, _ in kept] == [0.0, 0.0]
+def test_timeline_sends_faster_but_keeps_the_recorded_minutes(post_factory):
+    posts = [post_factory(created_at=datetime(2015, 2, 24, 10, m, s, tzinfo=UTC)) for m, s in ((0, 0), (1, 0), (5, 59))]
+    start = START + timedelta(seconds=30)
+    fast = list(timeline(posts, speed=60, keep_time=False, start=start))
+    assert [d for d, _ in fast] == [0.0, 1.0, 5.0 + 59 / 60]
+    # moved by whole minutes: each post keeps its second within the minute
+    assert [p.created_at for _, p in fast] == [
+        START + timedelta(minutes=m, seconds=s) for m, s in ((-6, 0), (-5, 0), (-1, 59))
+    ]
+    assert all(p.created_at <= start + timedelta(seconds=d) for d, p in fast), "never dated after it is sent"
+    burst = list(timeline(posts, speed=0, keep_time=False, start=start))
+    assert [d for d, _ in burst] == [0.0, 0.0, 0.0]
+    assert burst[-1][1].created_at == START - timedelta(seconds=1), "the last post: the minute before it is sent"
+    kept = list(timeline(posts, speed=0, keep_time=True, start=start))
     assert [p.created_at for _, p in kept] == [p.created_at for p in posts]
 
 
