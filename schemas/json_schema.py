@@ -5,7 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from schemas.records import RECORD_TYPES
+from schemas.alerts import Action, Alert, Delivery, Incident
+from schemas.records import RECORD_TYPES, Record
+from schemas.signals import Signal
+
+#: every record that travels on a topic
+TOPIC_RECORDS: dict[str, type[Record]] = {
+    **RECORD_TYPES,
+    "signal": Signal,
+    "alert": Alert,
+    "incident": Incident,
+    "action": Action,
+    "delivery": Delivery,
+}
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -16,7 +28,7 @@ def rendered() -> dict[str, str]:
             model.model_json_schema(), indent=2, sort_keys=True
         )
         + "\n"
-        for name, model in RECORD_TYPES.items()
+        for name, model in TOPIC_RECORDS.items()
     }
 
 

@@ -10,8 +10,13 @@ Layout under a prefix (default `lytte`):
 | `{p}:brand:{brand}:latest` | sorted set | latest post JSON scored by created_at; newest M kept |
 | `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
-| `{p}:changes` | pub/sub channel | per written batch and brand: brand, buckets, raw_timestamps_ms, written_ms |
+| `{p}:changes` | pub/sub channel | per batch and brand (brand, buckets, raw_timestamps_ms) or alert change |
 | `{p}:services` | hash | service name -> JSON `streams.local.supervise.record`: state, pid, restarts, ... |
+| `{p}:alerts:firing` | hash | fingerprint -> firing `schemas.alerts.Alert` JSON (every firing alert, rewritten whole) |
+| `{p}:alerts:history` | sorted set | Alert transition JSON scored by event time; newest 500 kept |
+| `{p}:incidents` | hash | incident id -> its latest `schemas.alerts.Incident` JSON |
+| `{p}:incidents:index` | sorted set | incident ids scored by opening time; newest 100 kept (with their hash fields) |
+| `{p}:receivers` | hash | receiver name -> delivery status JSON (queued, disabled, last error) |
 
 Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
 rebuilt by replaying the log. A bucket is the merge of its partials (`schemas.records.merge_partials`).
@@ -43,6 +48,26 @@ class RedisKeys:
     @property
     def services(self) -> str:
         return f"{self.prefix}:services"
+
+    @property
+    def alerts_firing(self) -> str:
+        return f"{self.prefix}:alerts:firing"
+
+    @property
+    def alerts_history(self) -> str:
+        return f"{self.prefix}:alerts:history"
+
+    @property
+    def incidents(self) -> str:
+        return f"{self.prefix}:incidents"
+
+    @property
+    def incidents_index(self) -> str:
+        return f"{self.prefix}:incidents:index"
+
+    @property
+    def receivers(self) -> str:
+        return f"{self.prefix}:receivers"
 
     def buckets(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:buckets"

@@ -9,9 +9,24 @@ class Topic(StrEnum):
     POSTS_SCORED = "posts.scored"
     METRICS = "metrics"
     DEADLETTER = "deadletter"
+    SIGNALS = "signals"
+    ALERTS = "alerts"
+    INCIDENTS = "incidents"
+    ACTIONS = "actions"
+    DELIVERIES = "deliveries"
 
     def name(self, prefix: str) -> str:
         return f"{prefix}.{self.value}"
+
+    @property
+    def single_partition(self) -> bool:
+        """The alert engine's topics have one partition: one engine sees every brand and every raw partition's
+        event time, and Alertmanager's grouping, inhibition and silences need one dispatcher. Their volume is
+        per batch and per alert, not per post, so one partition keeps up with any stream."""
+        return self in _ENGINE_TOPICS
+
+
+_ENGINE_TOPICS = frozenset({Topic.SIGNALS, Topic.ALERTS, Topic.INCIDENTS, Topic.ACTIONS, Topic.DELIVERIES})
 
 
 #: Headers put on every deadletter record (the Kafka Connect DLQ convention: the bytes stay as they came).

@@ -13,7 +13,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.alert_config import RULE_TYPES, AlertsConfig
+
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_RULE_CLASSES = {kind.__name__ for kind in RULE_TYPES.values()}
 
 
 class WatchConfigError(ValueError):
@@ -72,6 +75,7 @@ class WatchConfig(_Model):
     brands: list[Watched] = Field(min_length=1)
     competitors: list[Watched] = []
     key_people: list[KeyPerson] = []
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> WatchConfig:
@@ -80,6 +84,9 @@ class WatchConfig(_Model):
             if w.id in seen:
                 raise ValueError(f"id {w.id!r} is used twice")
             seen.add(w.id)
+        unknown = sorted(set(self.alerts.rules.brands) - seen)
+        if unknown:
+            raise ValueError(f"alerts.rules.brands: {unknown[0]!r} is not a brand or competitor id")
         return self
 
     def watched(self) -> list[tuple[Watched, Literal["brand", "competitor"]]]:
@@ -123,6 +130,12 @@ def _line_of(loc: tuple, data: object, lines: dict[int, tuple]) -> int | None:
     return line
 
 
+def _union_tag(part: object) -> bool:
+    """pydantic names the member of a union in an error's path ("VolumeSpike", "literal[False]",
+    "function-after[_hysteresis(), VolumeSpike]"); the file has no such key."""
+    return isinstance(part, str) and ("[" in part or part in _RULE_CLASSES)
+
+
 def parse_watch_config(text: str, source: str = "<string>") -> WatchConfig:
     loader = _LineLoader(text)
     loader.lines = {}
@@ -146,11 +159,20 @@ def parse_watch_config(text: str, source: str = "<string>") -> WatchConfig:
                 line = _line_of((section, i, "id"), data, loader.lines)
                 raise WatchConfigError(f"{source}:{line or 1}: {section}.{i}.id: id {ident!r} is used twice")
             seen.add(ident)
+    alerts = data.get("alerts")
+    rules = alerts.get("rules") if isinstance(alerts, dict) else None
+    per_brand = rules.get("brands") if isinstance(rules, dict) else None
+    for brand in per_brand if isinstance(per_brand, dict) else {}:
+        if brand not in seen:
+            line = _line_of(("alerts", "rules", "brands", brand), data, loader.lines)
+            raise WatchConfigError(
+                f"{source}:{line or 1}: alerts.rules.brands.{brand}: {brand!r} is not a brand or competitor id"
+            )
     try:
         return WatchConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err["loc"])
+        loc = tuple(part for part in err["loc"] if not _union_tag(part))
         line = _line_of(loc, data, loader.lines)
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = re.sub(r"^Value error, ", "", err["msg"])

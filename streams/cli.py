@@ -177,14 +177,17 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
     settings = _settings()
     incident = None if args.no_incident else Incident(at_minute=args.incident_at, minutes=args.incident_minutes)
-    source = SynthSource(_watch(settings, args.config), rate=args.rate, seed=args.seed, incident=incident)
+    source = SynthSource(
+        _watch(settings, args.config), rate=args.rate, seed=args.seed, incident=incident, day_night=args.day_night
+    )
     print(
         f"synth: {args.rate} posts/s"
-        + (f", incident at minute {args.incident_at} for {args.incident_minutes} min" if incident else ""),
+        + (f" after {args.history:g} minutes of history" if args.history else "")
+        + (f", incident at minute {args.incident_at:g} for {args.incident_minutes:g} min" if incident else ""),
         flush=True,
     )
     with PostProducer(settings) as producer:
-        schedule = source.schedule(datetime.now(UTC), args.limit)
+        schedule = source.schedule(datetime.now(UTC), args.limit, args.history, args.duration)
         if args.fast:
             schedule = ((0.0, post) for _, post in schedule)
         sent = play(schedule, producer.send)
@@ -267,6 +270,17 @@ def cmd_soak(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_rules_backtest(args: argparse.Namespace) -> None:
+    """One JSON line per alert of a rule run causally over a `timestamp,value` CSV."""
+    from streams.alerts.backtest import run_backtest
+
+    try:
+        run_backtest(Path(args.series), rule=args.rule, overrides=args.set or [])
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"rules backtest: {exc}") from None
+    sys.stdout.flush()
+
+
 def cmd_schemas(args: argparse.Namespace) -> None:
     from schemas.json_schema import check_files, write_files
 
@@ -328,7 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")
     p.add_argument("--rate", type=float, default=8.0, help="posts per second (default 8)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--incident-at", type=float, default=3.0, help="minute the negative surge starts (default 3)")
+    p.add_argument(
+        "--incident-at", type=float, default=3.0, help="minute the negative surge starts (default 3; < 0: in history)"
+    )
+    p.add_argument("--history", type=float, default=0.0, help="first send this many minutes of the past, at once")
+    p.add_argument("--duration", type=float, help="stop this many minutes after now (0: the history only)")
+    p.add_argument("--day-night", action="store_true", help="the rate follows a day (x0.25 at 03 UTC, x1.75 at 15)")
     p.add_argument("--incident-minutes", type=float, default=5.0)
     p.add_argument("--no-incident", action="store_true")
     p.add_argument("--limit", type=int, help="stop after this many posts")
@@ -365,6 +384,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples (default 30)")
     p.add_argument("--out", help="write the samples to this CSV file")
     p.set_defaults(func=cmd_soak)
+    rules = sub.add_parser("rules", help="alert rules").add_subparsers(dest="action", required=True)
+    p = rules.add_parser(
+        "backtest",
+        help="run a rule over a CSV of timestamp,value rows; one JSON line per alert",
+        description="Runs the same rule code the worker runs, causally (a decision at a row uses only that row "
+        "and earlier ones), over counts per interval (any regular interval; timestamps without a zone are UTC).",
+    )
+    p.add_argument("--series", required=True, help="CSV of timestamp,value rows")
+    p.add_argument("--rule", default="volume_spike", help="the rule (default volume_spike)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a rule setting over the default; repeatable")
+    p.set_defaults(func=cmd_rules_backtest)
     p = sub.add_parser("schemas", help="write or check the JSON Schema files")
     p.add_argument("action", choices=["write", "check"])
     p.set_defaults(func=cmd_schemas)

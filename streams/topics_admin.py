@@ -18,7 +18,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     return [
         NewTopic(
             t.name(settings.topic_prefix),
-            settings.partitions,
+            1 if t.single_partition else settings.partitions,
             settings.replication_factor,
             topic_configs={"retention.ms": retention_ms},
         )

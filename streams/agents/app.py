@@ -31,12 +31,14 @@ from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
 from streams.agents import await_dump
+from streams.agents.alerting import Alerting
 from streams.agents.consumer import LytteConsumer
 from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.failpoint import Failpoint
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.agents.watchdog import Progress, consumer_facts, watch_progress
+from streams.alerts.signals import SignalPlanner, signal_of
 from streams.core.aggregate import BucketState, key_minute
 from streams.core.batch import Deadletter, plan_batch
 from streams.core.entries import EntryStore, delta_partition, entry_deltas
@@ -56,6 +58,8 @@ WRITE_ATTEMPT_S = 60.0
 #: A catch-up reads at most this many records of a partition, and takes at most this long.
 CATCH_UP_MAX = 20 * BATCH_MAX
 CATCH_UP_LIMIT_S = 120.0
+#: How often a worker tells the alert engine which of its partitions are caught up.
+IDLE_SIGNAL_S = 2.0
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -177,6 +181,12 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         return Send(app.producer.send, topic, key, value, partition, None, headers)
 
     scored_name, metrics_name = scored_topic.get_topic_name(), metrics_topic.get_topic_name()
+    signals_name = Topic.SIGNALS.name(settings.topic_prefix)
+    signal_planner = SignalPlanner(watch)
+
+    def signal(s) -> Send:
+        """Signals go to the alert engine's one partition (see `schemas.signals`)."""
+        return send(signals_name, None, s.model_dump_json().encode(), 0)
 
     def deadletter(d: Deadletter) -> Send:
         r = d.record
@@ -283,6 +293,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         sends += [changelog(buckets_table, k, None, _partition_of(k)) for k in expired_buckets]
         sends += [changelog(entries_table, k, None, delta_partition(k)) for e in expired_entries for k in e.deltas]
         sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
+        sends += [signal(s) for s in signal_planner.signals(writes)]
         await perform("batch", sends)
         for key, delta in deltas.values():
             apply_local(entries_table, key, delta)
@@ -358,6 +369,28 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
             return
         async with batch_lock:
             await view.write(partial(sink.intact, counted_partitions()))
+
+    @app.timer(IDLE_SIGNAL_S)
+    async def announce_idle() -> None:
+        """Tell the alert engine which of this worker's partitions are caught up, so that their watermarks
+        do not hold back its event time while other partitions go on (see `streams.alerts.engine`)."""
+        if batch_lock.locked() or app.rebalancing or app.in_recovery:
+            return
+        async with batch_lock:
+            waiting = await waiting_records()
+            idle = [
+                p
+                for p, n in sorted((waiting or {}).items())
+                if n == 0 and 0 <= state.counters(p).last_offset != announced_idle.get(p)
+            ]
+            if idle:
+                await perform("idle", [signal(signal_of(p, state.counters(p), idle=True)) for p in idle])
+                announced_idle.update({p: state.counters(p).last_offset for p in idle})
+
+    announced_idle: dict[int, int] = {}  # partition -> the last offset it was announced idle at (once each)
+
+    alerting = Alerting(app, settings, watch, send, perform, sink, view, compaction)
+    app.alerting = alerting  # for tests and the bench
 
     @app.task
     async def watchdog() -> None:

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 #: Bounds on every Redis call of the worker: a Redis that is away must not hold up the Kafka pipeline.
 REDIS_TIMEOUT_S = 2.0
+#: The alert view keeps this many transitions and incidents.
+ALERT_HISTORY_KEPT = 500
+INCIDENTS_KEPT = 100
 
 # A partial bucket (field "<epoch>:<raw partition>") and its minute in the index, trimmed to the newest N
 # minutes (every partition's partial of a dropped minute goes with it), in one atomic step.
@@ -145,6 +148,36 @@ class RedisSink:
         if marks:
             pipe.hmget(self.keys.counters, marks)
         return 1 + bool(marks)
+
+    async def write_alerts(self, records: list, firing: list, receivers: dict[str, dict]) -> bool:
+        """The alert view in one round trip: every firing alert (the whole set, so a resolved one is gone), the
+        new transitions into the history, each incident's latest record, the receivers' delivery status, and
+        a change notice. Trimmed to the newest `ALERT_HISTORY_KEPT` transitions and `INCIDENTS_KEPT` incidents."""
+        from schemas.alerts import Alert, Incident
+
+        k = self.keys
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(k.alerts_firing)
+        if firing:
+            pipe.hset(k.alerts_firing, mapping={a.fingerprint: a.model_dump_json() for a in firing})
+        for record in records:
+            if isinstance(record, Alert):
+                pipe.zadd(k.alerts_history, {record.model_dump_json(): record.event_time.timestamp()})
+            elif isinstance(record, Incident):
+                pipe.hset(k.incidents, record.id, record.model_dump_json())
+                pipe.zadd(k.incidents_index, {record.id: record.opened_at.timestamp()})
+        pipe.zremrangebyrank(k.alerts_history, 0, -(ALERT_HISTORY_KEPT + 1))
+        if receivers:
+            pipe.hset(k.receivers, mapping={name: orjson.dumps(status) for name, status in receivers.items()})
+        now_ms = int(time.time() * 1000)
+        for brand in sorted({r.brand for r in records}):
+            pipe.publish(k.changes, orjson.dumps({"brand": brand, "alerts": True, "written_ms": now_ms}))
+        await pipe.execute()
+        old = await self._redis.zrange(k.incidents_index, 0, -(INCIDENTS_KEPT + 1))
+        if old:
+            await self._redis.hdel(k.incidents, *old)
+            await self._redis.zrem(k.incidents_index, *old)
+        return True
 
     async def write_watch(self, config: WatchConfig) -> bool:
         await self._redis.set(self.keys.watch, config.model_dump_json())

@@ -7,10 +7,16 @@ assembled from phrase parts plus numbers and places, so it repeats about as rare
 
 The incident: from `incident_at` for `incident_minutes`, the first brand gets a surge of negative posts
 (rate x `surge_factor`), and the first key person posts and is mentioned in it.
+
+Time: minute 0 is the start (now). A source can first send `history_minutes` of the past (minutes -history
+to 0, as fast as the pipeline takes them), so that the alert rules have the history they learn baselines
+from; an incident at a negative minute happens in that history. With `day_night`, the rate follows a day
+(a quarter of the mean at 03:00 UTC, 1.75 times it at 15:00), as real brand volume does.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,9 +179,11 @@ class SynthSource:
         incident: Incident | None = Incident(),
         authors: int = 5000,
         chatter_share: float = 0.1,
+        day_night: bool = False,
     ) -> None:
         self.config = config
         self.rate = rate
+        self.day_night = day_night
         self.incident = incident
         self.chatter_share = chatter_share
         self._rng = random.Random(seed)
@@ -208,14 +216,14 @@ class SynthSource:
             ref=rng.randint(10_000, 999_999),
         )
 
-    def _text(self, target: Watched | None, mood: str) -> str:
+    def _text(self, target: Watched | None, mood: str, others: bool = True) -> str:
         rng = self._rng
         if target is None:
             body = self._fill(rng.choice(_CHATTER), "")
         else:
             phrases = {"positive": _POSITIVE, "neutral": _NEUTRAL, "negative": _NEGATIVE}[mood]
             body = self._fill(rng.choice(phrases), self._mention(target))
-            if rng.random() < 0.05 and len(self._targets) > 1:
+            if others and rng.random() < 0.05 and len(self._targets) > 1:
                 other = rng.choice([t for t in self._targets if t is not target])
                 body += f" (unlike {self._mention(other)})"
         words = [rng.choice(_OPENERS), body, self._fill(rng.choice(_DETAILS), ""), rng.choice(_CLOSERS)]
@@ -234,7 +242,7 @@ class SynthSource:
         if surge:
             target = self.config.brands[0]
             mood = "negative"
-            text = self._text(target, mood)
+            text = self._text(target, mood, others=False)  # the incident is about the first brand alone
             people = self.config.key_people
             if people and rng.random() < 0.1:
                 person = people[0]
@@ -267,13 +275,34 @@ class SynthSource:
             url=f"https://synth.lytte.invalid/{author.handle}/{self._counter}",
         )
 
-    def schedule(self, start: datetime, limit: int | None = None) -> Iterator[tuple[float, Post]]:
-        """Yield (seconds after start, post) forever (or `limit` posts), at `rate` posts/s, faster in the incident."""
-        t = 0.0
+    def schedule(
+        self,
+        start: datetime,
+        limit: int | None = None,
+        history_minutes: float = 0.0,
+        duration_minutes: float | None = None,
+    ) -> Iterator[tuple[float, Post]]:
+        """Yield (seconds after start to send it, post): `history_minutes` of the past first (sent at once,
+        dated as they happened), then posts dated as they are sent, for `duration_minutes` (None: forever) or
+        `limit` posts, at `rate` posts/s (times the day's rhythm with `day_night`), faster in the incident.
+
+        Scenario: rate 1, history 60, duration 0 -> about 3,600 posts dated over the hour before start, all
+        with delay 0.0; history 0, duration 1 -> about 60 posts over the next minute, each at its own second."""
+        t = -history_minutes * 60
         n = 0
         while limit is None or n < limit:
             minute = t / 60
             rate = self.rate * (self.incident.surge_factor if self.in_incident(minute) else 1.0)
+            if self.day_night:
+                rate *= day_night(start + timedelta(seconds=t))
             t += self._rng.expovariate(rate)
-            yield t, self.post(start + timedelta(seconds=t), t / 60)
+            if duration_minutes is not None and t >= duration_minutes * 60:
+                return
+            yield max(0.0, t), self.post(start + timedelta(seconds=t), t / 60)
             n += 1
+
+
+def day_night(at: datetime) -> float:
+    """The day's rhythm as a factor on the mean rate: 03:00 UTC -> 0.25, 09:00 -> 1.0, 15:00 -> 1.75."""
+    hours = at.hour + at.minute / 60
+    return 1.0 + 0.75 * math.sin((hours - 9) / 24 * 2 * math.pi)

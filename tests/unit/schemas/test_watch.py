@@ -44,3 +44,54 @@ def test_errors_name_file_line_field_and_problem(text, expected):
 def test_a_missing_file_is_one_line(tmp_path):
     with pytest.raises(WatchConfigError, match=r"nope.yaml: cannot read the watch configuration"):
         load_watch_config(tmp_path / "nope.yaml")
+
+
+ALERTS_BASE = "brands:\n  - id: a\n    name: A\nalerts:\n"
+
+
+@pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        (
+            "  rules:\n    defaults:\n      volume_spikes: {}\n",
+            "watch.yaml:7: alerts.rules.defaults.volume_spikes: Extra",
+        ),
+        (
+            "  rules:\n    brands:\n      a:\n        keyword: {query: 'recall OR'}\n",
+            "watch.yaml:8: alerts.rules.brands.a.keyword.query: bad query",
+        ),
+        (
+            "  rules:\n    brands:\n      nope:\n        viral: false\n",
+            "watch.yaml:7: alerts.rules.brands.nope: 'nope' is not a brand or competitor id",
+        ),
+        (
+            "  rules:\n    defaults:\n      volume_spike: {threshold: 2, resolve_threshold: 3}\n",
+            "watch.yaml:7: alerts.rules.defaults.volume_spike: resolve_threshold must be below threshold",
+        ),
+        (
+            "  receivers:\n    - {name: hook, type: webhook, url: 'http://h/'}\n  route: {receiver: pager}\n",
+            "route to unknown receiver 'pager'",
+        ),
+        (
+            "  receivers:\n    - {name: hook, type: webhook}\n",
+            "watch.yaml:6: alerts.receivers.0: give exactly one of url",
+        ),
+    ],
+)
+def test_bad_alert_rules_stop_the_start_up_with_file_line_and_path(alerts, expected):
+    message = error(ALERTS_BASE + alerts)
+    assert expected in message, message
+    assert "\n" not in message
+
+
+def test_per_brand_rules_override_the_defaults():
+    config = parse_watch_config(
+        ALERTS_BASE
+        + "  rules:\n    brands:\n      a:\n        volume_spike: {min_count: 10}\n        viral: false\n"
+        + "        keyword: {query: 'recall'}\n",
+        "watch.yaml",
+    )
+    rules = config.alerts.rules.for_brand("a")
+    assert sorted(rules) == ["key_person", "keyword", "negative_surge", "volume_spike"]
+    assert rules["volume_spike"].min_count == 10
+    assert rules["volume_spike"].threshold == config.alerts.rules.defaults.volume_spike.threshold

@@ -1,8 +1,10 @@
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from streams.core.matching import Matcher
-from streams.sources.synth import Incident, SynthSource
+from streams.sources.synth import Incident, SynthSource, day_night
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -25,3 +27,21 @@ def test_the_incident_is_a_negative_surge_with_a_key_person(watch_config):
     person = watch_config.key_people[0].handle
     assert any(p.author.handle == person or f"@{person}" in p.text for p in during)
     assert not any(p.author.handle == person for t, p in schedule if t < 120)
+
+
+def test_history_comes_first_dated_in_the_past_and_sent_at_once(watch_config):
+    start = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    source = SynthSource(watch_config, rate=2.0, incident=Incident(at_minute=-30, minutes=5))
+    schedule = list(source.schedule(start, history_minutes=60, duration_minutes=0))
+    assert 6_000 < len(schedule) < 9_500, "an hour at 2 posts/s, with a 4x surge for five minutes"
+    assert all(delay == 0.0 for delay, _ in schedule)
+    times = [post.created_at for _, post in schedule]
+    assert times == sorted(times) and start - timedelta(minutes=60) <= times[0] and times[-1] < start
+    surge = [p for _, p in schedule if start - timedelta(minutes=30) <= p.created_at < start - timedelta(minutes=25)]
+    assert len(surge) > 3 * 5 * 60 * 2, "the incident happens inside the history"
+
+
+def test_the_day_night_rhythm_follows_the_hour():
+    assert day_night(datetime(2026, 1, 1, 3, tzinfo=UTC)) == pytest.approx(0.25)
+    assert day_night(datetime(2026, 1, 1, 9, tzinfo=UTC)) == pytest.approx(1.0)
+    assert day_night(datetime(2026, 1, 1, 15, tzinfo=UTC)) == pytest.approx(1.75)

@@ -1,0 +1,236 @@
+"""The alert engine's agent: `lytte.signals` and `lytte.actions` in; alerts, incidents, notifications out.
+
+Both topics have one partition, so exactly one worker runs the engine and the dispatcher at a time (faust
+assigns co-subscribed topics with the same partition count together), and the engine's table (one
+partition too) moves with them. The agent only moves data: `streams.alerts.engine.AlertEngine` decides
+alerts and incidents on event time, `streams.alerts.dispatch.Dispatcher` decides notifications on the wall
+clock, `streams.notify.sender.Sender` delivers them, recording every step on `lytte.deliveries`.
+
+Durability:
+- the engine's state is saved in its table (`alert-engine`, key "engine") with the last signals offset
+  it applied; after a restart, the signals between that offset and where faust resumes are read from the
+  log (`fill_gaps`), so every signal is applied exactly once;
+- the dispatcher's state is rebuilt from the alerts, actions and deliveries topics when the worker takes
+  the partition over; pending deliveries resume with their webhook ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import faust
+import orjson
+
+from schemas.alerts import Action, Alert, Delivery, Incident
+from schemas.settings import Settings
+from schemas.signals import Signal
+from schemas.topics import Topic
+from schemas.watch import WatchConfig
+from streams.agents.durable_table import apply_local, changelog_record
+from streams.agents.gaps import GapReader, fill_gaps
+from streams.agents.redis_sink import RedisSink, ViewWriter
+from streams.alerts.dispatch import Dispatcher
+from streams.alerts.engine import AlertEngine
+from streams.core.log_record import LogRecord
+from streams.notify.sender import Sender
+
+log = logging.getLogger(__name__)
+
+ENGINE_KEY = "engine"
+#: the engine's state is saved at most this often (and whenever it changed an alert)
+SNAPSHOT_EVERY_S = 5.0
+#: the dispatcher's clock
+TICK_S = 0.5
+#: signals and actions handled per batch: the engine's state is saved once per batch at most
+BATCH_MAX = 200
+BATCH_WITHIN_S = 0.05
+
+
+class Alerting:
+    """Wires the engine, the dispatcher and the sender into a faust app (see the module docstring)."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        watch: WatchConfig,
+        send: Callable[..., Awaitable],
+        perform: Callable[[str, list], Awaitable[None]],
+        sink: RedisSink,
+        view: ViewWriter,
+        compaction: dict,
+    ) -> None:
+        self.app, self.settings, self.watch = app, settings, watch
+        self._send, self._perform, self._sink, self._view = send, perform, sink, view
+        prefix = settings.topic_prefix
+        self.names = {
+            t: t.name(prefix) for t in (Topic.SIGNALS, Topic.ACTIONS, Topic.ALERTS, Topic.INCIDENTS, Topic.DELIVERIES)
+        }
+        self.topic = app.topic(
+            self.names[Topic.SIGNALS], self.names[Topic.ACTIONS], key_serializer="raw", value_serializer="raw"
+        )
+        self.table = app.Table("alert-engine", key_type=str, partitions=1, extra_topic_configs=compaction)
+        self.engine = AlertEngine(watch, settings.partitions)
+        self.dispatcher: Dispatcher | None = None
+        self.sender = Sender(watch.alerts, self._record_delivery, external_url=watch.alerts.external_url)
+        self.reader = GapReader(settings.bootstrap)
+        self._saved_at, self._saved_offset = 0.0, -1
+        self._lock = asyncio.Lock()
+        self.table.on_recover(self._recovered)
+        app.agent(self.topic, name="alert-engine")(self._agent)
+        app.timer(TICK_S)(self._tick)
+
+    # ---- ownership and recovery -----------------------------------------------------------------------
+
+    def owned(self) -> bool:
+        return any(tp.topic == self.names[Topic.SIGNALS] for tp in self.app.consumer.assignment())
+
+    async def _recovered(self) -> None:
+        data = self.table.data.get(ENGINE_KEY)
+        self.engine = AlertEngine.restore(self.watch, self.settings.partitions, orjson.dumps(data) if data else None)
+        self.dispatcher = None  # rebuilt from the topics on the next batch or tick
+
+    async def _ensure_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            alerts, incidents_, actions, deliveries = await asyncio.gather(
+                self._read_all(Topic.ALERTS, Alert),
+                self._read_all(Topic.INCIDENTS, Incident),
+                self._read_all(Topic.ACTIONS, Action),
+                self._read_all(Topic.DELIVERIES, Delivery),
+            )
+            actions = [a for a, _ in actions]
+            deliveries = [d for d, _ in deliveries]
+            sent = list({d.webhook_id: d.notification for d in deliveries if d.notification is not None}.values())
+            self.dispatcher = Dispatcher.rebuild(
+                self.watch.alerts, alerts, actions, sent, datetime.now(UTC), incidents=incidents_
+            )
+            self.sender.resume(deliveries)
+            log.info(
+                "alerting: dispatcher rebuilt from %d alerts, %d actions, %d deliveries",
+                len(alerts),
+                len(actions),
+                len(deliveries),
+            )
+        return self.dispatcher
+
+    async def _read_all(self, topic: Topic, model) -> list[tuple]:
+        """Every record of one of the engine's topics, with the time it was written (the dispatcher's clock)."""
+        name = self.names[topic]
+        ends = await self.reader.end_offsets(name, [0])
+        if not ends:
+            return []
+        records = await self.reader.read(name, 0, range(0, ends[0]))
+        out = []
+        for r in records:
+            if r.value is None:
+                continue
+            try:
+                out.append((model.model_validate_json(r.value), datetime.fromtimestamp(r.timestamp_ms / 1000, UTC)))
+            except ValueError as exc:
+                log.warning("%s@%d: not a %s (%s); skipped", name, r.offset, model.__name__, exc)
+        return out
+
+    # ---- the agent ------------------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            async with self._lock:
+                await self.handle([LogRecord.from_faust(e.message) for e in events])
+
+    async def handle(self, records: list[LogRecord]) -> None:
+        signals_name = self.names[Topic.SIGNALS]
+        signals = [r for r in records if r.topic == signals_name]
+        actions = [r for r in records if r.topic != signals_name]
+        applied = self.engine.applied_offset
+        signals = await fill_gaps(self.reader, signals, lambda _p: applied if applied >= 0 else None)
+        out: list = []
+        for r in signals:
+            try:
+                signal = Signal.model_validate_json(r.value)
+            except (ValueError, TypeError) as exc:
+                log.warning("%s@%d: not a Signal (%s); skipped", r.topic, r.offset, exc)
+                self.engine.applied_offset = max(self.engine.applied_offset, r.offset)
+                continue
+            out += self.engine.apply(signal, r.offset)
+        parsed_actions = []
+        for r in actions:
+            try:
+                action = Action.model_validate_json(r.value)
+            except (ValueError, TypeError) as exc:
+                log.warning("%s@%d: not an Action (%s); skipped", r.topic, r.offset, exc)
+                continue
+            parsed_actions.append(action)
+            if action.kind == "resolve" and action.fingerprint and action.brand:
+                out += self.engine.resolve_by_hand(action.brand, action.fingerprint, action.by, action.reason)
+        await self._write(out)
+        dispatcher = await self._ensure_dispatcher()
+        now = datetime.now(UTC)
+        notifications = []
+        for record in out:
+            if isinstance(record, Alert):
+                notifications += dispatcher.on_alert(record, now)
+            elif isinstance(record, Incident):
+                notifications += dispatcher.on_incident(record, now)
+        for action in parsed_actions:
+            notifications += dispatcher.on_action(action, now)
+        for n in notifications:
+            await self.sender.submit(n)
+        if out or parsed_actions:
+            await self._write_view(out)
+
+    async def _write_view(self, records: list) -> None:
+        firing = [a for b in self.engine.brands.values() for a in b.alerts.active.values()]
+        status = {name: _plain(s) for name, s in self.sender.status().items()}
+        await self._view.write(lambda: self._sink.write_alerts(records, firing, status))
+
+    async def _write(self, out: list) -> None:
+        """Alerts and incidents to their topics, and the engine's state when due, all before the ack."""
+        sends = []
+        for record in out:
+            topic = Topic.ALERTS if isinstance(record, Alert) else Topic.INCIDENTS
+            sends.append(self._send(self.names[topic], record.brand.encode(), record.model_dump_json().encode(), 0))
+        snapshot = orjson.loads(self.engine.snapshot()) if out or self._snapshot_due() else None
+        if snapshot is not None:
+            topic, key, value = changelog_record(self.table, ENGINE_KEY, snapshot)
+            sends.append(self._send(topic, key, value, 0))
+        if sends:
+            await self._perform("alerts", sends)
+        if snapshot is not None:
+            apply_local(self.table, ENGINE_KEY, snapshot)
+            self._saved_at, self._saved_offset = time.monotonic(), snapshot["applied_offset"]
+
+    def _snapshot_due(self) -> bool:
+        return self.engine.applied_offset > self._saved_offset and time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S
+
+    async def _tick(self) -> None:
+        if not self.owned() or self.app.rebalancing:
+            return
+        async with self._lock:
+            dispatcher = await self._ensure_dispatcher()
+            for n in dispatcher.tick(datetime.now(UTC)):
+                await self.sender.submit(n)
+            if self._snapshot_due():  # the last signals of a quiet spell are saved too
+                await self._write([])
+
+    async def _record_delivery(self, delivery: Delivery) -> None:
+        name = self.names[Topic.DELIVERIES]
+        await self._perform(
+            "delivery", [self._send(name, delivery.webhook_id.encode(), delivery.model_dump_json().encode(), 0)]
+        )
+
+
+def _plain(status) -> dict:
+    """A receiver's status as JSON-ready values (a dataclass or a pydantic model)."""
+    if hasattr(status, "model_dump"):
+        return status.model_dump(mode="json")
+    from dataclasses import asdict, is_dataclass
+
+    return (
+        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(status).items()}
+        if is_dataclass(status)
+        else dict(status)
+    )

@@ -1,0 +1,123 @@
+"""Alerts end to end on a real broker, Redis and HTTP receiver: synth history through a worker, the alert
+engine, the dispatcher and signed webhook delivery."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from schemas.alerts import Alert, Incident
+from schemas.redis_keys import RedisKeys
+from schemas.topics import Topic
+from tests.fixtures.factories import REPO
+from tests.fixtures.receivers import SECRET
+from tests.fixtures.workers import counters, read_topic, wait_until
+
+pytestmark = pytest.mark.integration
+
+SECRET_ENV = "LYTTE_TEST_WEBHOOK_SECRET"
+
+
+def alerting_config(tmp_path: Path, receiver_url: str) -> Path:
+    """The shipped watch file plus one signed webhook receiver on loopback, notified at once (group_wait 0)
+    and on every change a second later (group_interval 1 s), so that the test need not wait minutes."""
+    config = yaml.safe_load((REPO / "config" / "watch.yaml").read_text())
+    config["alerts"] = {
+        "receivers": [{"name": "oncall", "type": "webhook", "url": receiver_url, "secret_env": SECRET_ENV}],
+        "route": {
+            "receiver": "oncall",
+            "group_by": ["brand"],
+            "group_wait_s": 0,
+            "group_interval_s": 1,
+            "repeat_interval_s": 3600,
+        },
+        "allow_hosts": ["127.0.0.1"],
+    }
+    path = tmp_path / "watch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def records(settings, topic: Topic, model) -> list:
+    return [model.model_validate_json(r.value) for r in read_topic(settings, topic.name(settings.topic_prefix))]
+
+
+def run_synth(spawn, settings, *args: str) -> int:
+    """Send synth history (nothing live); returns how many posts it sent."""
+    synth = spawn(settings, "ingest", "synth", "--duration", "0", "--rate", "0.5", *args, name="synth")
+    assert synth.proc.wait(180) == 0, synth.output()
+    return int(re.search(r"sent (\d+) posts", synth.output()).group(1))
+
+
+def test_the_synth_incident_fires_groups_notifies_and_resolves(
+    services_settings, spawn, webhook_receiver, redis_client, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    settings = services_settings.model_copy(update={"watch_config": alerting_config(tmp_path, webhook_receiver.url)})
+    worker = spawn(settings, "worker", env={SECRET_ENV: SECRET})
+    # four hours of calm history (the rules' warm-up is three), a five-minute surge 95 minutes ago, then calm
+    run_synth(spawn, settings, "--history", "330", "--incident-at", "-95", "--incident-minutes", "5")
+
+    def incident_resolved() -> bool:
+        return any(i.status == "resolved" for i in records(settings, Topic.INCIDENTS, Incident))
+
+    wait_until(incident_resolved, 120, "the incident to resolve", worker)
+    alerts = records(settings, Topic.ALERTS, Alert)
+    fired = sorted((a.brand, a.rule, a.labels.get("person", "")) for a in alerts if a.status == "firing")
+    assert fired == [
+        ("nordair", "key_person", "ingrid_news"),
+        ("nordair", "negative_surge", ""),
+        ("nordair", "volume_spike", ""),
+    ]
+    resolved = sorted((a.brand, a.rule, a.labels.get("person", "")) for a in alerts if a.status == "resolved")
+    assert resolved == fired, "every alert resolves after the surge"
+    surge = next(a for a in alerts if a.rule == "negative_surge")
+    assert surge.evidence.value > 3 * surge.evidence.baseline and surge.evidence.top_posts
+    incidents = records(settings, Topic.INCIDENTS, Incident)
+    assert len({i.id for i in incidents}) == 1, "one incident"
+    assert set(incidents[-1].alerts) == {a.fingerprint for a in alerts}
+
+    def resolved_notified() -> bool:
+        bodies = webhook_receiver.bodies()
+        return bool(bodies) and bodies[-1]["status"] == "resolved"
+
+    wait_until(resolved_notified, 30, "the resolved notification", worker)
+    assert webhook_receiver.refused == 0, "every request carried a valid signature"
+    ids = webhook_receiver.webhook_ids()
+    assert len(ids) == len(set(ids)), "each notification once"
+    notified = {a["labels"]["alertname"] for body in webhook_receiver.bodies() for a in body["alerts"]}
+    assert notified == {"negative_surge", "key_person"}, "the volume spike is inhibited by the negative surge"
+    first = webhook_receiver.bodies()[0]
+    assert (first["version"], first["receiver"], first["groupLabels"]) == ("4", "oncall", {"brand": "nordair"})
+
+    keys = RedisKeys(settings.redis_prefix)
+    assert redis_client.hlen(keys.alerts_firing) == 0
+    (incident,) = [orjson.loads(v) for v in redis_client.hvals(keys.incidents)]
+    assert incident["status"] == "resolved"
+    assert redis_client.zcard(keys.alerts_history) == len(alerts)
+
+
+def test_a_calm_day_with_a_day_night_rhythm_fires_nothing(
+    services_settings, spawn, tmp_path, webhook_receiver, redis_client
+):
+    settings = services_settings.model_copy(update={"watch_config": alerting_config(tmp_path, webhook_receiver.url)})
+    worker = spawn(settings, "worker", env={SECRET_ENV: SECRET})
+    # 25 hours at 0.5 posts/s, a quarter of it at night: the first three hours are the rules' warm-up
+    sent = run_synth(spawn, settings, "--history", str(25 * 60), "--no-incident", "--day-night")
+    wait_until(lambda: counters(redis_client, settings)["posts_in"] == sent, 180, "every post counted", worker)
+    signals = read_topic(settings, Topic.SIGNALS.name(settings.topic_prefix))
+    assert signals, "the worker told the engine"
+    wait_until(lambda: engine_caught_up(settings, len(signals)), 60, "the engine to apply every signal", worker)
+    assert records(settings, Topic.ALERTS, Alert) == []
+    assert webhook_receiver.bodies() == []
+
+
+def engine_caught_up(settings, n_signals: int) -> bool:
+    """The engine's saved state has applied the last signal (its changelog's latest record says so)."""
+    changelog = f"{settings.app_id}-alert-engine-changelog"
+    latest = read_topic(settings, changelog)
+    return bool(latest) and orjson.loads(latest[-1].value)["applied_offset"] >= n_signals - 1
