@@ -126,12 +126,22 @@ class Viral(_Model):
 
 
 class ShareOfVoice(_Model):
-    """The brand's share of the posts about it and its competitors, against its usual share."""
+    """The brand's share of the posts about it and its competitors, against its usual share (see
+    `streams.alerts.spike.observe_share`).
+
+    The usual share is learned over about six hours (a day while the alert fires), so a competitor's crisis of an
+    hour or two stands out and a lasting change is absorbed within a day. A move must be `delta` (0.2: 0.5 -> 0.3)
+    and `threshold` binomial standard deviations (4: at 50 posts and a share of 0.5 a move of 0.2 is 2.8, noise;
+    at 200 posts it is 5.7), over an hour (`window_minutes`), since shares of a few posts swing wildly."""
 
     window_minutes: int = Field(default=60, ge=5, le=24 * 60)
     min_posts: int = Field(default=50, ge=1, description="posts of brand and competitors in the window")
     delta: float = Field(default=0.2, gt=0, lt=1, description="fires when the share moves this far (either way)")
+    threshold: float = Field(default=4.0, gt=0, description="and by this many binomial standard deviations")
     warmup_minutes: int = Field(default=360, ge=0)
+    resolve_minutes: int = Field(
+        default=30, ge=1, description="resolved after this long with the share within delta / 2 of the usual one"
+    )
     severity: Severity = Severity.INFO
 
 

@@ -281,6 +281,76 @@ def cmd_rules_backtest(args: argparse.Namespace) -> None:
     sys.stdout.flush()
 
 
+def cmd_alerts(args: argparse.Namespace) -> None:
+    """What is firing, and the operator's actions, through Kafka (see streams.alerts_admin)."""
+    import json
+
+    from kafka.errors import KafkaError
+
+    from streams import alerts_admin as admin
+
+    settings = _settings()
+    now = datetime.now(UTC)
+    by = getattr(args, "by", None) or admin.operator()
+    try:
+        if args.action == "test":
+            _alerts_test(settings, args.receiver)
+            return
+        board = admin.read_board(settings)
+        if args.action == "list":
+            if args.json:
+                doc = {
+                    "firing": [a.model_dump(mode="json") for a in board.firing()],
+                    "incidents": [i.model_dump(mode="json") for i in board.open_incidents()],
+                    "silences": [s.model_dump(mode="json") for s in board.active_silences(now)],
+                    "acked": sorted(board.acked),
+                }
+                print(json.dumps(doc, indent=2))
+            else:
+                print("\n".join(admin.board_text(board, now)))
+            return
+        if args.action == "silence":
+            action = admin.silence_action(args.match or [], admin.parse_duration(args.duration), args.reason, by, now)
+        elif args.action == "unsilence":
+            action = admin.expire_action(args.silence, board, by, now)
+        else:
+            action = admin.target_action(args.action, args.target, board, args.reason or "", by, now)
+        admin.write_action(settings, action)
+    except admin.AlertsAdminError as exc:
+        raise UsageError(f"alerts {args.action}: {exc}") from None
+    except KafkaError as exc:
+        raise UsageError(f"alerts {args.action}: Kafka at {settings.bootstrap} did not answer ({exc})") from None
+    print(f"{action.kind}: written ({action.silence.id if action.silence else action.id}) by {by}")
+
+
+def _alerts_test(settings: Settings, receiver: str) -> None:
+    """One signed test notification to a receiver of the watch file; exit 1 unless it was delivered."""
+    import asyncio
+
+    from streams.notify.sender import Sender
+
+    watch = _watch(settings)
+    if receiver not in {r.name for r in watch.alerts.receivers}:
+        names = ", ".join(r.name for r in watch.alerts.receivers) or "none configured"
+        raise UsageError(f"alerts test: no receiver {receiver!r} (receivers: {names})")
+
+    async def nothing(_delivery) -> None:
+        return None
+
+    async def send():
+        sender = Sender(watch.alerts, nothing)
+        try:
+            return await sender.test(receiver)
+        finally:
+            await sender.close()
+
+    delivery = asyncio.run(send())
+    detail = f" (HTTP {delivery.status_code})" if delivery.status_code else ""
+    print(f"alerts test: {receiver}: {delivery.state}{detail}{': ' + delivery.error if delivery.error else ''}")
+    if delivery.state != "delivered":
+        sys.exit(1)
+
+
 def cmd_schemas(args: argparse.Namespace) -> None:
     from schemas.json_schema import check_files, write_files
 
@@ -384,6 +454,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples (default 30)")
     p.add_argument("--out", help="write the samples to this CSV file")
     p.set_defaults(func=cmd_soak)
+    alerts = sub.add_parser("alerts", help="what is firing; silence, acknowledge, resolve; test a receiver")
+    actions = alerts.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("list", help="firing alerts, open incidents and silences (from Kafka)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_alerts)
+    p = actions.add_parser("silence", help="stop notifying alerts whose labels match, for a while, with a reason")
+    p.add_argument("--match", action="append", metavar="NAME=VALUE", help="label matcher (=, !=, =~, !~); repeatable")
+    p.add_argument("--for", dest="duration", default="2h", help="how long (90m, 2h, 1d; default 2h)")
+    p.add_argument("--reason", required=True, help="why (shown with the silence)")
+    p.add_argument("--by", help="who (default: the login name)")
+    p.set_defaults(func=cmd_alerts)
+    p = actions.add_parser("unsilence", help="end a silence now")
+    p.add_argument("silence", help="the silence id (lytte alerts list)")
+    p.add_argument("--by", help="who (default: the login name)")
+    p.set_defaults(func=cmd_alerts)
+    for name, what in (("ack", "acknowledge an alert or an incident: no more repeats"), ("resolve", "close an alert")):
+        p = actions.add_parser(name, help=what)
+        p.add_argument("target", help="alert fingerprint" + (" or incident id" if name == "ack" else ""))
+        p.add_argument("--reason", default="")
+        p.add_argument("--by", help="who (default: the login name)")
+        p.set_defaults(func=cmd_alerts)
+    p = actions.add_parser("test", help="send one signed test notification to a receiver; exit 1 unless delivered")
+    p.add_argument("--receiver", required=True)
+    p.set_defaults(func=cmd_alerts)
+
     rules = sub.add_parser("rules", help="alert rules").add_subparsers(dest="action", required=True)
     p = rules.add_parser(
         "backtest",

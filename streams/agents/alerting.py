@@ -35,6 +35,7 @@ from streams.agents.gaps import GapReader, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.alerts.dispatch import Dispatcher
 from streams.alerts.engine import AlertEngine
+from streams.core.batch import Deadletter, failure_reason
 from streams.core.log_record import LogRecord
 from streams.notify.sender import Sender
 
@@ -59,13 +60,15 @@ class Alerting:
         settings: Settings,
         watch: WatchConfig,
         send: Callable[..., Awaitable],
+        deadletter: Callable[[Deadletter], Awaitable],
         perform: Callable[[str, list], Awaitable[None]],
         sink: RedisSink,
         view: ViewWriter,
         compaction: dict,
     ) -> None:
         self.app, self.settings, self.watch = app, settings, watch
-        self._send, self._perform, self._sink, self._view = send, perform, sink, view
+        self._send, self._deadletter, self._perform = send, deadletter, perform
+        self._sink, self._view = sink, view
         prefix = settings.topic_prefix
         self.names = {
             t: t.name(prefix) for t in (Topic.SIGNALS, Topic.ACTIONS, Topic.ALERTS, Topic.INCIDENTS, Topic.DELIVERIES)
@@ -94,28 +97,33 @@ class Alerting:
         self.engine = AlertEngine.restore(self.watch, self.settings.partitions, orjson.dumps(data) if data else None)
         self.dispatcher = None  # rebuilt from the topics on the next batch or tick
 
-    async def _ensure_dispatcher(self) -> Dispatcher:
-        if self.dispatcher is None:
-            alerts, incidents_, actions, deliveries = await asyncio.gather(
-                self._read_all(Topic.ALERTS, Alert),
-                self._read_all(Topic.INCIDENTS, Incident),
-                self._read_all(Topic.ACTIONS, Action),
-                self._read_all(Topic.DELIVERIES, Delivery),
-            )
-            actions = [a for a, _ in actions]
-            deliveries = [d for d, _ in deliveries]
-            sent = list({d.webhook_id: d.notification for d in deliveries if d.notification is not None}.values())
-            self.dispatcher = Dispatcher.rebuild(
-                self.watch.alerts, alerts, actions, sent, datetime.now(UTC), incidents=incidents_
-            )
-            self.sender.resume(deliveries)
-            log.info(
-                "alerting: dispatcher rebuilt from %d alerts, %d actions, %d deliveries",
-                len(alerts),
-                len(actions),
-                len(deliveries),
-            )
-        return self.dispatcher
+    async def _dispatcher(self) -> tuple[Dispatcher | None, bool]:
+        """The dispatcher, rebuilt from the alerts, incidents, actions and deliveries topics the first time
+        (and whether it was just rebuilt); None while those topics cannot be read (tried again next tick: the
+        alerts wait in their topic meanwhile)."""
+        if self.dispatcher is not None:
+            return self.dispatcher, False
+        try:
+            alerts = await self._read_all(Topic.ALERTS, Alert)
+            incidents_ = await self._read_all(Topic.INCIDENTS, Incident)
+            actions = [a for a, _ in await self._read_all(Topic.ACTIONS, Action)]
+            deliveries = [d for d, _ in await self._read_all(Topic.DELIVERIES, Delivery)]
+        except Exception as exc:
+            log.warning("alerting: the dispatcher cannot be rebuilt yet (%s); trying again", failure_reason(exc))
+            return None, False
+        sent = list({d.webhook_id: d.notification for d in deliveries if d.notification is not None}.values())
+        self.dispatcher = Dispatcher.rebuild(
+            self.watch.alerts, alerts, actions, sent, datetime.now(UTC), incidents=incidents_
+        )
+        self.sender.resume(deliveries)
+        log.info(
+            "alerting: dispatcher rebuilt from %d alerts, %d incidents, %d actions, %d deliveries",
+            len(alerts),
+            len(incidents_),
+            len(actions),
+            len(deliveries),
+        )
+        return self.dispatcher, True
 
     async def _read_all(self, topic: Topic, model) -> list[tuple]:
         """Every record of one of the engine's topics, with the time it was written (the dispatcher's clock)."""
@@ -142,54 +150,59 @@ class Alerting:
                 await self.handle([LogRecord.from_faust(e.message) for e in events])
 
     async def handle(self, records: list[LogRecord]) -> None:
+        """Apply a batch of signals and actions; write what it caused; then notify. A record that cannot be
+        read or applied goes to the deadletter topic with the reason, and the batch goes on."""
         signals_name = self.names[Topic.SIGNALS]
         signals = [r for r in records if r.topic == signals_name]
         actions = [r for r in records if r.topic != signals_name]
         applied = self.engine.applied_offset
         signals = await fill_gaps(self.reader, signals, lambda _p: applied if applied >= 0 else None)
         out: list = []
+        failed: list[Deadletter] = []
         for r in signals:
             try:
-                signal = Signal.model_validate_json(r.value)
-            except (ValueError, TypeError) as exc:
-                log.warning("%s@%d: not a Signal (%s); skipped", r.topic, r.offset, exc)
+                out += self.engine.apply(Signal.model_validate_json(r.value), r.offset)
+            except Exception as exc:  # one signal must never stop the engine
                 self.engine.applied_offset = max(self.engine.applied_offset, r.offset)
-                continue
-            out += self.engine.apply(signal, r.offset)
+                failed.append(Deadletter(r, failure_reason(exc)))
         parsed_actions = []
         for r in actions:
             try:
                 action = Action.model_validate_json(r.value)
-            except (ValueError, TypeError) as exc:
-                log.warning("%s@%d: not an Action (%s); skipped", r.topic, r.offset, exc)
-                continue
-            parsed_actions.append(action)
-            if action.kind == "resolve" and action.fingerprint and action.brand:
-                out += self.engine.resolve_by_hand(action.brand, action.fingerprint, action.by, action.reason)
-        await self._write(out)
-        dispatcher = await self._ensure_dispatcher()
-        now = datetime.now(UTC)
-        notifications = []
-        for record in out:
-            if isinstance(record, Alert):
-                notifications += dispatcher.on_alert(record, now)
-            elif isinstance(record, Incident):
-                notifications += dispatcher.on_incident(record, now)
-        for action in parsed_actions:
-            notifications += dispatcher.on_action(action, now)
-        for n in notifications:
-            await self.sender.submit(n)
+                if action.kind == "resolve" and action.fingerprint and action.brand:
+                    out += self.engine.resolve_by_hand(action.brand, action.fingerprint, action.by, action.reason)
+                parsed_actions.append(action)
+            except Exception as exc:
+                failed.append(Deadletter(r, failure_reason(exc)))
+        await self._write(out, failed)
+        dispatcher, rebuilt = await self._dispatcher()
+        if dispatcher is not None and not rebuilt:  # a rebuilt one has read these records from the topics
+            now = datetime.now(UTC)
+            notifications = []
+            for record in out:
+                if isinstance(record, Alert):
+                    notifications += dispatcher.on_alert(record, now)
+                elif isinstance(record, Incident):
+                    notifications += dispatcher.on_incident(record, now)
+            for action in parsed_actions:
+                notifications += dispatcher.on_action(action, now)
+            await self._submit(notifications)
         if out or parsed_actions:
             await self._write_view(out)
+
+    async def _submit(self, notifications: list) -> None:
+        for n in notifications:
+            await self.sender.submit(n)
 
     async def _write_view(self, records: list) -> None:
         firing = [a for b in self.engine.brands.values() for a in b.alerts.active.values()]
         status = {name: _plain(s) for name, s in self.sender.status().items()}
         await self._view.write(lambda: self._sink.write_alerts(records, firing, status))
 
-    async def _write(self, out: list) -> None:
-        """Alerts and incidents to their topics, and the engine's state when due, all before the ack."""
-        sends = []
+    async def _write(self, out: list, failed: list[Deadletter] = ()) -> None:
+        """Alerts and incidents to their topics, records that failed to the deadletter topic, and the engine's
+        state when due, all before the batch is acknowledged."""
+        sends = [self._deadletter(d) for d in failed]
         for record in out:
             topic = Topic.ALERTS if isinstance(record, Alert) else Topic.INCIDENTS
             sends.append(self._send(self.names[topic], record.brand.encode(), record.model_dump_json().encode(), 0))
@@ -210,9 +223,9 @@ class Alerting:
         if not self.owned() or self.app.rebalancing:
             return
         async with self._lock:
-            dispatcher = await self._ensure_dispatcher()
-            for n in dispatcher.tick(datetime.now(UTC)):
-                await self.sender.submit(n)
+            dispatcher, _ = await self._dispatcher()
+            if dispatcher is not None:
+                await self._submit(dispatcher.tick(datetime.now(UTC)))
             if self._snapshot_due():  # the last signals of a quiet spell are saved too
                 await self._write([])
 

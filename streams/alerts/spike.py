@@ -1,4 +1,5 @@
-"""The volume spike and negative surge detectors: causal state machines over a regular series of counts.
+"""The volume spike, negative surge and share-of-voice detectors: causal state machines over a regular series of
+counts (the share of voice is at the end of the module).
 
 One step closes one interval (a minute live, any regular interval in a backtest). The detector keeps the last
 `window_minutes` of counts (rounded up to whole intervals) and compares their sum with what the learned baseline
@@ -22,8 +23,8 @@ Scenario (1-minute intervals, shipped defaults): a brand with a steady 10 posts/
 -> the 10-minute window holds 100 posts against 100 expected (score 0); in the spike's first minute 140 against
 100 (score 2.5), second 180 (score 4.4 but ratio 1.8 < 2), third 220 (score 6.1, ratio 2.2, >= 10 posts):
 "fire". The 50/min continue for an hour and it keeps firing (the baseline, learning clipped and slowly, has
-reached 146 by then: score 9.7); when the spike ends, the window falls back and, after ten closed minutes with
-a score under 2, "resolve".
+reached 145 in the last minute: 500 against 145, score 10.5); when the spike ends, the window falls back and,
+after ten closed minutes with a score under 2 (the first at minute 67), "resolve" at minute 76.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.alert_config import NegativeSurge, VolumeSpike
-from streams.alerts.baseline import Baseline, dispersion, expected, learn, score
+from schemas.alert_config import NegativeSurge, ShareOfVoice, VolumeSpike
+from streams.alerts.baseline import FIRING_SLOWDOWN, Baseline, dispersion, expected, learn, score
 
 #: overdispersion of a window's count relative to its expectation (the baseline's relative error)
 DISPERSION = 0.1
+#: a gap longer than this many intervals is filled with only its last ones (a week of minutes): by then the level
+#: has long decayed to nothing, and a worker must not spend seconds replaying months of empty minutes
+MAX_GAP_INTERVALS = 7 * 1440
 
 
 class Decision(BaseModel):
@@ -181,7 +185,7 @@ def _prepare(
     return state
 
 
-def _missing(state: SpikeState, start: datetime) -> int | None:
+def _missing(state: SpikeState | ShareState, start: datetime) -> int | None:
     """How many empty intervals lie between the last closed one and `start`; None if `start` is already closed."""
     if state.last_start is None:
         return 0
@@ -205,7 +209,7 @@ def _advance(
         return None
     was_firing = state.firing
     interval = timedelta(seconds=state.interval_s)
-    for k in range(missing, 0, -1):
+    for k in range(min(missing, MAX_GAP_INTERVALS), 0, -1):
         state, _ = _close(state, settings, start - interval * k, 0.0, 0.0 if total is not None else None)
     state, decision = _close(state, settings, start, value, total)
     if decision.transition is None and state.firing != was_firing:
@@ -235,7 +239,8 @@ def observe(
 ) -> tuple[SpikeState, Decision]:
     """Close one interval that began at `start` with `value` (negative surge: `value` negatives of `total`
     posts). Learns from it, then decides. Intervals must come in order; a gap (a missing interval) counts as
-    zeros (the live engine passes every interval, also empty ones).
+    zeros (the live engine passes every interval, also empty ones); of a gap longer than `MAX_GAP_INTERVALS`
+    only the last ones are replayed. If the gap resolved a firing alert, the decision says "resolve".
 
     An interval at or before the last closed one (a redelivery after a crash) changes nothing: the state comes
     back as it was, with a decision without transition. A start that is not a whole number of intervals after
@@ -279,3 +284,143 @@ def peek(
     if decision.transition != "fire":
         return decision.model_copy(update={"transition": None, "firing": False})
     return decision
+
+
+# ---- share of voice --------------------------------------------------------------------------------------------
+
+#: time constant of the usual share, in hours of learned intervals (four times longer while the alert fires)
+SHARE_LEARN_HOURS = 6.0
+
+
+class ShareState(BaseModel):
+    """The share-of-voice detector's memory for one brand: the window's brand and total posts, the usual share as
+    two exponentially weighted sums (brand posts, all posts), and the alert state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interval_s: int
+    last_start: datetime | None = None
+    recent: tuple[float, ...] = ()
+    recent_totals: tuple[float, ...] = ()
+    usual_brand: float = 0.0
+    usual_total: float = 0.0
+    learned: int = 0
+    closed: int = 0
+    firing: bool = False
+    calm: int = 0
+
+    @property
+    def usual(self) -> float | None:
+        return self.usual_brand / self.usual_total if self.usual_total > 0 else None
+
+
+def _learn_share(
+    interval_s: int, learned: int, usual: tuple[float, float], brand: float, total: float, firing: bool
+) -> tuple[float, float]:
+    """One step of the usual share's two sums (brand posts, all posts); the first hours are plain averages."""
+    weight = max(interval_s / (SHARE_LEARN_HOURS * 3600), 1 / (learned + 1))
+    if firing:
+        weight /= FIRING_SLOWDOWN
+    return usual[0] + weight * (brand - usual[0]), usual[1] + weight * (total - usual[1])
+
+
+def observe_share(
+    state: ShareState | None, settings: ShareOfVoice, start: datetime, brand: float, total: float, interval_s: int = 60
+) -> tuple[ShareState, Decision]:
+    """Close one interval of `brand` posts about the brand out of `total` posts about it and its competitors.
+
+    The window's share (brand / total over the last `window_minutes`) is compared with the usual share, learned
+    slowly (weighted by volume, about `SHARE_LEARN_HOURS` of intervals that left the window). It fires when the
+    share moved at least `delta` either way, by at least `threshold` binomial standard deviations
+    (sqrt(usual * (1 - usual) / posts)), with at least `min_posts` posts in the window, after `warmup_minutes`;
+    it resolves after `resolve_minutes` of closed intervals in a row whose share is within `delta / 2` of the
+    usual one. value: the window's share; baseline: the usual share; score: the move in standard deviations
+    (negative when the share fell).
+
+    Scenario (1-minute intervals, defaults): a brand with 5 of 10 posts a minute for a day (usual share 0.5), then
+    a competitor's crisis: 5 of 30 a minute -> after 8 minutes the hour holds 300 of 760 posts, a share of 0.39
+    (score -5.8, but a move of only 0.11); in the 20th minute 300 of 1,000 posts, 0.30 (move -0.2, score -12.6,
+    >= 50 posts): "fire".
+
+    Gaps count as zeros and redelivered intervals change nothing, as in `observe`. There is no `peek`: a share
+    can move either way as the open minute fills, so only closed intervals decide."""
+    if start.tzinfo is None:
+        raise ValueError(f"interval start {start.isoformat()} has no time zone (give UTC)")
+    if not 0 <= brand <= total:
+        raise ValueError(f"{brand} brand posts of {total} posts: need 0 <= brand <= total")
+    if state is None:
+        state = ShareState(interval_s=interval_s)
+    elif state.interval_s != interval_s:
+        raise ValueError(f"the state was learned on {state.interval_s} s intervals, not {interval_s} s")
+    start = start.astimezone(UTC)
+    missing = _missing(state, start)
+    if missing is None:
+        usual = state.usual or 0.0
+        unchanged = Decision(
+            value=usual, baseline=usual, score=0.0, threshold=settings.threshold, firing=state.firing, warm=False
+        )
+        return state, unchanged
+    was_firing = state.firing
+    interval = timedelta(seconds=interval_s)
+    for k in range(min(missing, MAX_GAP_INTERVALS), 0, -1):
+        state, _ = _close_share(state, settings, start - interval * k, 0.0, 0.0)
+    state, decision = _close_share(state, settings, start, brand, total)
+    if decision.transition is None and state.firing != was_firing:
+        decision = decision.model_copy(update={"transition": "resolve" if was_firing else "fire"})
+    return state, decision
+
+
+def _close_share(
+    state: ShareState, settings: ShareOfVoice, start: datetime, brand: float, total: float
+) -> tuple[ShareState, Decision]:
+    window = intervals(settings.window_minutes, state.interval_s)
+    recent, totals = (*state.recent, float(brand)), (*state.recent_totals, float(total))
+    usual_brand, usual_total, learned = state.usual_brand, state.usual_total, state.learned
+    while len(recent) > window:
+        usual_brand, usual_total = _learn_share(
+            state.interval_s, learned, (usual_brand, usual_total), recent[0], totals[0], state.firing
+        )
+        learned += 1
+        recent, totals = recent[1:], totals[1:]
+    posts = sum(totals)
+    share = sum(recent) / posts if posts > 0 else 0.0
+    usual = usual_brand / usual_total if usual_total > 0 else None
+    closed = state.closed + 1
+    warm = usual is not None and closed * state.interval_s >= settings.warmup_minutes * 60
+    move = share - usual if usual is not None and posts > 0 else 0.0
+    if usual is not None and posts > 0:
+        bounded = min(max(usual, 1 / (posts + 1)), 1 - 1 / (posts + 1))
+        how_far = move / math.sqrt(bounded * (1 - bounded) / posts)
+    else:
+        how_far = 0.0
+    transition, firing, calm = None, state.firing, state.calm
+    if not firing:
+        if warm and posts >= settings.min_posts and abs(move) >= settings.delta and abs(how_far) >= settings.threshold:
+            transition, firing, calm = "fire", True, 0
+    else:
+        calm = calm + 1 if abs(move) < settings.delta / 2 else 0
+        if calm >= intervals(settings.resolve_minutes, state.interval_s):
+            transition, firing, calm = "resolve", False, 0
+    new_state = ShareState.model_construct(
+        interval_s=state.interval_s,
+        last_start=start,
+        recent=recent,
+        recent_totals=totals,
+        usual_brand=usual_brand,
+        usual_total=usual_total,
+        learned=learned,
+        closed=closed,
+        firing=firing,
+        calm=calm,
+    )
+    decision = Decision.model_construct(
+        transition=transition,
+        value=share,
+        baseline=usual if usual is not None else 0.0,
+        score=how_far,
+        threshold=settings.threshold,
+        firing=firing,
+        warm=warm,
+        share=share,
+    )
+    return new_state, decision

@@ -2,8 +2,10 @@
 
     bench: e2e_posts_per_s=<n> vader_posts_per_s=<n> ratio=<e2e/vader> p50_ms=<n> p99_ms=<n> rss_mb=<n>
     steady_rate=<n> steady_p50_ms=<n> steady_p99_ms=<n> hot_brand_posts_per_s=<n> hot_brand_partition_skew=<x>
+    alert_p50_ms=<n> alert_p99_ms=<n> alerts=<received>/<expected>
 
-(one line). e2e, vader, ratio, p50 and p99 come from the mixed mode; rss_mb is the highest peak RSS (VmHWM)
+(one line). e2e, vader, ratio, p50 and p99 come from the mixed mode; the alert figures from the alerts mode
+(produce -> signed webhook request arrives, `streams.bench.alerts`); rss_mb is the highest peak RSS (VmHWM)
 of any worker in any mode; steady_rate is the rate the steady mode really produced at. A figure whose mode
 did not run (or failed) is `nan`.
 """
@@ -18,13 +20,13 @@ from pathlib import Path
 
 from schemas.settings import Settings
 from schemas.watch import load_watch_config
-from streams.bench import modes
+from streams.bench import alerts, modes
 from streams.bench.profile import Profiler
 from streams.bench.services import local_services
 from streams.local.processes import ServiceError
 from streams.local.stack import WORKERS
 
-MODES = ("mixed", "hot", "steady")
+MODES = ("mixed", "hot", "steady", "alerts")
 ALIASES = {"hot-brand": "hot"}
 
 
@@ -49,6 +51,10 @@ class Figures:
     steady_p99_ms: float = math.nan
     hot_brand_posts_per_s: float = math.nan
     hot_brand_partition_skew: float = math.nan
+    alert_p50_ms: float = math.nan
+    alert_p99_ms: float = math.nan
+    alerts_received: float = math.nan
+    alerts_expected: float = math.nan
 
 
 def final_line(f: Figures) -> str:
@@ -63,6 +69,8 @@ def final_line(f: Figures) -> str:
         f"ratio={ratio:.3f} p50_ms={f.p50_ms:.0f} p99_ms={f.p99_ms:.0f} rss_mb={f.rss_mb:.0f} "
         f"steady_rate={f.steady_rate:.0f} steady_p50_ms={f.steady_p50_ms:.0f} steady_p99_ms={f.steady_p99_ms:.0f} "
         f"hot_brand_posts_per_s={f.hot_brand_posts_per_s:.0f} hot_brand_partition_skew={f.hot_brand_partition_skew:.2f}"
+        f" alert_p50_ms={f.alert_p50_ms:.0f} alert_p99_ms={f.alert_p99_ms:.0f} "
+        f"alerts={f.alerts_received:.0f}/{f.alerts_expected:.0f}"
     )
 
 
@@ -95,10 +103,14 @@ def run_bench(
                 elif mode == "hot":
                     result = modes.hot(bench, n)
                     figures |= {"hot_brand_posts_per_s": result.posts_per_s, "hot_brand_partition_skew": result.skew}
-                else:
+                elif mode == "steady":
                     result = modes.steady(bench, steady_rate, steady_seconds)
                     figures |= {"steady_rate": result.produce_rate}
                     figures |= {"steady_p50_ms": result.p50_ms, "steady_p99_ms": result.p99_ms}
+                else:
+                    result = alerts.alert_latency(bench)
+                    figures |= {"alert_p50_ms": result.p50_ms, "alert_p99_ms": result.p99_ms}
+                    figures |= {"alerts_received": result.received, "alerts_expected": result.expected}
                 rss.append(result.rss_mb)
             except ServiceError as exc:
                 print(f"bench: {mode} failed: {exc}", flush=True)

@@ -121,3 +121,63 @@ def engine_caught_up(settings, n_signals: int) -> bool:
     changelog = f"{settings.app_id}-alert-engine-changelog"
     latest = read_topic(settings, changelog)
     return bool(latest) and orjson.loads(latest[-1].value)["applied_offset"] >= n_signals - 1
+
+
+def test_operators_list_silence_resolve_and_acknowledge_from_the_cli(
+    services_settings, spawn, tmp_path, webhook_receiver
+):
+    from datetime import UTC, datetime
+
+    from schemas.records import Author, Post, Source
+    from streams.sources.producer import PostProducer
+
+    settings = services_settings.model_copy(update={"watch_config": alerting_config(tmp_path, webhook_receiver.url)})
+    worker = spawn(settings, "worker", env={SECRET_ENV: SECRET})
+
+    def key_person_post(handle: str, n: int) -> Post:
+        return Post(
+            source=Source.SYNTH,
+            source_id=f"cli-{n}",
+            created_at=datetime.now(UTC),
+            text=f"@nordair is down again ({n})",
+            author=Author(id=handle, handle=handle, followers=250_000),
+        )
+
+    def cli(*args: str) -> str:
+        child = spawn(settings, "alerts", *args, name="cli")
+        assert child.proc.wait(60) == 0, child.output()
+        return child.output()
+
+    def notified(person: str) -> bool:
+        return any(a["labels"].get("person") == person for b in webhook_receiver.bodies() for a in b["alerts"])
+
+    with PostProducer(settings) as producer:
+        producer.send(key_person_post("ingrid_news", 1))
+    wait_until(lambda: notified("ingrid_news"), 60, "the key person's alert notified", worker)
+    listed = orjson.loads(cli("list", "--json"))
+    (firing,) = listed["firing"]
+    assert (firing["labels"]["alertname"], firing["labels"]["person"]) == ("key_person", "ingrid_news")
+    (incident,) = listed["incidents"]
+
+    cli("silence", "--match", "brand=nordair", "--for", "1h", "--reason", "known outage", "--by", "ana")
+    cli("ack", incident["id"], "--by", "ana")
+    with PostProducer(settings) as producer:
+        producer.send(key_person_post("travelwithtom", 2))
+
+    def tom_fired() -> bool:
+        return any(a.labels.get("person") == "travelwithtom" for a in records(settings, Topic.ALERTS, Alert))
+
+    wait_until(tom_fired, 60, "the second key person's alert", worker)
+    cli("resolve", firing["fingerprint"], "--by", "ana")
+
+    def resolved_by_hand() -> bool:
+        return any(
+            a.status == "resolved" and a.annotations.get("resolved_by") == "ana"
+            for a in records(settings, Topic.ALERTS, Alert)
+        )
+
+    wait_until(resolved_by_hand, 60, "the alert resolved by hand", worker)
+    assert not notified("travelwithtom"), "a silenced alert is not notified"
+    listed = orjson.loads(cli("list", "--json"))
+    assert [a["labels"]["person"] for a in listed["firing"]] == ["travelwithtom"]
+    assert incident["id"] in listed["acked"] and len(listed["silences"]) == 1

@@ -11,8 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.alert_config import NegativeSurge, VolumeSpike
-from streams.alerts.spike import Decision, SpikeState, intervals, observe, peek
+from schemas.alert_config import NegativeSurge, ShareOfVoice, VolumeSpike
+from streams.alerts.spike import (
+    MAX_GAP_INTERVALS,
+    Decision,
+    ShareState,
+    SpikeState,
+    intervals,
+    observe,
+    observe_share,
+    peek,
+)
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 MINUTE = timedelta(minutes=1)
@@ -263,6 +272,13 @@ def test_a_gap_that_ends_an_alert_reports_the_resolve(steady):
     assert decision.transition == "resolve" and not state.firing
 
 
+def test_a_long_silence_is_replayed_for_a_week_at_most(steady):
+    later, decision = observe(steady, VolumeSpike(), T0 + (3 * DAY + 100 * DAY) * MINUTE, 0)
+    assert later.closed - steady.closed == MAX_GAP_INTERVALS + 1
+    assert later.last_start == T0 + (103 * DAY) * MINUTE
+    assert later.baseline.level < 0.01 and decision.transition is None
+
+
 def test_a_redelivered_interval_changes_nothing():
     state, _ = run([5] * 30, VolumeSpike())
     again, decision = observe(state, VolumeSpike(), T0 + 29 * MINUTE, 500)
@@ -383,3 +399,59 @@ def test_decisions_are_causal(counts, cut):
     _, whole = run(counts, rule)
     _, prefix = run(counts[:cut], rule)
     assert whole[: len(prefix)] == prefix
+
+
+# ---- share of voice --------------------------------------------------------------------------------------------
+
+
+def run_share(pairs, rule: ShareOfVoice, state: ShareState | None = None, first: int = 0):
+    decisions = []
+    for i, (brand, total) in enumerate(pairs):
+        state, decision = observe_share(state, rule, T0 + (first + i) * MINUTE, brand, total)
+        decisions.append(decision)
+    return state, decisions
+
+
+@pytest.fixture(scope="module")
+def half_of_voice() -> ShareState:
+    """A day of 5 posts about the brand out of 10 about it and its competitors, every minute."""
+    state, _ = run_share([(5, 10)] * DAY, ShareOfVoice())
+    return state
+
+
+def test_a_competitors_crisis_moves_the_share_of_voice(half_of_voice):
+    assert half_of_voice.usual == pytest.approx(0.5)
+    _, decisions = run_share([(5, 30)] * 120 + [(5, 10)] * 120, ShareOfVoice(), state=half_of_voice, first=DAY)
+    changes = [i for i, d in enumerate(decisions) if d.transition]
+    # the hour's share is back within 0.1 of the usual (~0.46) about 50 minutes after the crisis; 30 minutes on:
+    assert changes[0] == 19 and 180 < changes[1] < 210 and len(changes) == 2
+    fire = decisions[19]
+    assert fire.value == pytest.approx(0.3) and fire.baseline == pytest.approx(0.5) and fire.score < -12
+    assert decisions[7].score < -4 and not decisions[7].firing  # significant, but a move of 0.11 < delta
+    assert all(d.firing for d in decisions[19:120])  # not absorbed within the two hours
+
+
+def test_the_share_rising_fires_too_and_min_posts_holds_back_small_windows(half_of_voice):
+    _, decisions = run_share([(9, 10)] * 60, ShareOfVoice(), state=half_of_voice, first=DAY)
+    assert decisions[next(i for i, d in enumerate(decisions) if d.transition == "fire")].score > 4
+    _, decisions = run_share([(9, 10)] * 60, ShareOfVoice(min_posts=1000), state=half_of_voice, first=DAY)
+    assert not any(d.transition for d in decisions)
+
+
+def test_a_calm_share_with_binomial_noise_fires_nothing():
+    rng = random.Random(5)
+    pairs = []
+    for i in range(3 * DAY):
+        total = poisson(rng, day_night(3)(i))
+        pairs.append((sum(rng.random() < 0.3 for _ in range(total)), total))
+    _, decisions = run_share(pairs, ShareOfVoice())
+    assert not any(d.transition for d in decisions)
+
+
+def test_share_state_is_small_json_and_edges_are_refused(half_of_voice):
+    assert len(half_of_voice.model_dump_json()) < 2000
+    assert ShareState.model_validate_json(half_of_voice.model_dump_json()) == half_of_voice
+    with pytest.raises(ValueError, match="brand <= total"):
+        observe_share(half_of_voice, ShareOfVoice(), T0 + DAY * MINUTE, 11, 10)
+    again, decision = observe_share(half_of_voice, ShareOfVoice(), T0 + (DAY - 1) * MINUTE, 0, 100)
+    assert again == half_of_voice and decision.transition is None

@@ -12,7 +12,8 @@ from streams.bench.run import Figures, final_line, parse_modes
 
 LINE = re.compile(
     r"bench: e2e_posts_per_s=\S+ vader_posts_per_s=\S+ ratio=\S+ p50_ms=\S+ p99_ms=\S+ rss_mb=\S+ "
-    r"steady_rate=\S+ steady_p50_ms=\S+ steady_p99_ms=\S+ hot_brand_posts_per_s=\S+ hot_brand_partition_skew=\S+$"
+    r"steady_rate=\S+ steady_p50_ms=\S+ steady_p99_ms=\S+ hot_brand_posts_per_s=\S+ hot_brand_partition_skew=\S+ "
+    r"alert_p50_ms=\S+ alert_p99_ms=\S+ alerts=\S+/\S+$"
 )
 
 
@@ -26,7 +27,8 @@ def test_final_line_keeps_its_fields_in_order():
     assert LINE.match(line)
     assert line == (
         "bench: e2e_posts_per_s=1132 vader_posts_per_s=35735 ratio=0.032 p50_ms=46663 p99_ms=75338 rss_mb=236 "
-        "steady_rate=999 steady_p50_ms=120 steady_p99_ms=480 hot_brand_posts_per_s=900 hot_brand_partition_skew=1.03"
+        "steady_rate=999 steady_p50_ms=120 steady_p99_ms=480 hot_brand_posts_per_s=900 hot_brand_partition_skew=1.03 "
+        "alert_p50_ms=nan alert_p99_ms=nan alerts=nan/nan"
     )
 
 
@@ -37,9 +39,17 @@ def test_figures_of_modes_not_run_are_nan():
     assert "steady_p99_ms=90" in line
 
 
+def test_final_line_ends_with_the_alert_figures():
+    line = final_line(Figures(alert_p50_ms=412.6, alert_p99_ms=1530.2, alerts_received=99, alerts_expected=100))
+    assert LINE.match(line)
+    assert line.endswith(" alert_p50_ms=413 alert_p99_ms=1530 alerts=99/100")
+    assert "e2e_posts_per_s=nan" in line and "steady_rate=nan" in line
+
+
 def test_modes():
     assert parse_modes("mixed,hot,steady") == ["mixed", "hot", "steady"]
     assert parse_modes("steady, hot-brand") == ["hot", "steady"]
+    assert parse_modes("alerts,mixed") == ["mixed", "alerts"]
     with pytest.raises(ValueError, match="fast"):
         parse_modes("mixed,fast")
     with pytest.raises(ValueError):
