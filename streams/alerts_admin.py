@@ -77,7 +77,7 @@ class AlertBoard:
 
 
 def parse_duration(text: str) -> timedelta:
-    """"90m" -> 90 minutes; "2h", "1.5d", "30s"; anything else raises AlertsAdminError."""
+    """ "90m" -> 90 minutes; "2h", "1.5d", "30s"; anything else raises AlertsAdminError."""
     found = _DURATION.match(text.strip())
     if not found:
         raise AlertsAdminError(f"duration {text!r}: expected a number and s, m, h or d (e.g. 90m, 2h)")

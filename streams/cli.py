@@ -35,6 +35,18 @@ def _watch(settings: Settings, path: str | None = None) -> WatchConfig:
     return load_watch_config(Path(path) if path else settings.watch_config)
 
 
+def _alerting_watch(settings: Settings, path: str | None = None) -> WatchConfig:
+    """The watch file, with what its receivers need from the environment checked too (for processes that send)."""
+    from streams.notify.config_check import AlertingConfigError, check_alerting
+
+    watch = _watch(settings, path)
+    try:
+        check_alerting(watch.alerts, str(path or settings.watch_config))
+    except AlertingConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return watch
+
+
 # -- services ------------------------------------------------------------------------------------------
 
 
@@ -90,7 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from streams.topics_admin import create_topics
 
     settings = _settings()
-    watch = _watch(settings, args.config)
+    watch = _alerting_watch(settings, args.config)
     create_topics(settings)
     app = create_app(settings, watch)
     worker = Worker(app, loglevel=args.loglevel, quiet=True, redirect_stdouts=False)
@@ -221,7 +233,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     from streams.local.stack import Stack
 
     settings = _settings()
-    _watch(settings)  # fail before starting anything
+    _alerting_watch(settings)  # fail before starting anything
     stack = Stack(settings, synth_rate=args.rate)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
     try:
@@ -329,7 +341,7 @@ def _alerts_test(settings: Settings, receiver: str) -> None:
 
     from streams.notify.sender import Sender
 
-    watch = _watch(settings)
+    watch = _alerting_watch(settings)
     if receiver not in {r.name for r in watch.alerts.receivers}:
         names = ", ".join(r.name for r in watch.alerts.receivers) or "none configured"
         raise UsageError(f"alerts test: no receiver {receiver!r} (receivers: {names})")
