@@ -37,5 +37,5 @@ def test_a_secret_that_is_not_a_standard_webhooks_secret_is_refused(monkeypatch)
 
 
 def test_an_empty_allowlist_entry_is_refused():
-    with pytest.raises(AlertingConfigError, match="alerts.allow_hosts"):
+    with pytest.raises(AlertingConfigError, match=r"alerts\.allow_hosts"):
         check_alerting(AlertsConfig(allow_hosts=(" ",)), "watch.yaml")
