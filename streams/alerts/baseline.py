@@ -5,15 +5,16 @@ The expectation of one interval that begins at `t` is `level * shape(t)`:
 
 - `shape(t)` is the day/night rhythm: 24 hour-of-day slots (UTC), each an exponentially weighted mean count per
   interval of that hour with a memory of `PROFILE_DAYS` days, divided by the mean of the 24 slots and
-  interpolated linearly between slot centres (so the expectation has no step at the full hour). It is flat (1)
-  during the series' first day, blends in over the second day and is fully in force from the third.
+  interpolated linearly between slot centres (so the expectation has no step at the full hour), and shrunk
+  towards flat when the slots hold few posts. It is flat (1) during the series' first day, blends in over the
+  second day and is fully in force from the third.
 - `level` is the rhythm-free rate: the ratio of two exponentially weighted sums over the last hour or so of
   learned intervals, `sum(count) / sum(shape)` (the Poisson maximum likelihood of the level for a known shape;
   unlike the mean of `count / shape` it does not blow up a night-time post into a huge deseasonalised value).
   During the first day the shape is flat and the level alone follows the rhythm with about an hour of lag.
 
 Learning is robust: a count is learned at most `CLIP_SIGMAS` standard deviations (at least one post per sigma)
-above what was expected of it, and while an alert fires the level learns `FIRING_SLOWDOWN` times slower, so a
+above what was expected of it, and while an alert fires everything learns `FIRING_SLOWDOWN` times slower, so a
 spike does not become the new normal within minutes, while a lasting change of level is absorbed over hours.
 
 Weekday rhythm: there is no day-of-week profile (it would take weeks to learn); a quieter weekend is followed by
@@ -42,6 +43,10 @@ FIRING_SLOWDOWN = 4.0
 #: shape is flat for the first day of history and fully learned from this many hours on (linear in between)
 PROFILE_FROM_HOURS = 24.0
 PROFILE_FULL_HOURS = 48.0
+#: the day shape is shrunk towards flat as if every hour had also held this many posts over the slots' memory: a
+#: brand with 0.1 posts/min has ~18 posts per slot, and its shape is noise as much as rhythm; one with 0.003 (the
+#: night before a brand starts being talked about) must not read its first busy hour as "this hour is always busy"
+SHAPE_PRIOR_POSTS = 10.0
 #: the baseline's relative error before the day shape is learned, as a multiple of the settled one
 UNSETTLED_DISPERSION = 2.0
 _DAY_S = 86400
@@ -84,10 +89,10 @@ def profile_weight(baseline: Baseline) -> float:
     return min(max(weight, 0.0), 1.0)
 
 
-def dispersion(baseline: Baseline, settled: float) -> float:
+def dispersion_of(baseline: Baseline, settled: float) -> float:
     """The relative error to allow for in the baseline: `settled` once the day shape is learned, up to
     `UNSETTLED_DISPERSION` times more before (when the level alone has to follow the day/night rhythm and lags
-    the morning rise by most of an hour). dispersion(first-day baseline, 0.1) = 0.2; from the third day, 0.1."""
+    the morning rise by most of an hour). dispersion_of(first-day baseline, 0.1) = 0.2; from the third day, 0.1."""
     return settled * (1 + (UNSETTLED_DISPERSION - 1) * (1 - profile_weight(baseline)))
 
 
@@ -97,18 +102,21 @@ def shape(baseline: Baseline, t: datetime) -> float:
     Scenario: slots learned over three days of 2 posts/interval from 00:00 to 11:59 UTC and 18 from 12:00 to
     23:59 (mean 10) -> shape at 06:00 is 0.2 and at 18:00 is 1.8 (1.83: the first day's jump at noon was
     learned clipped, as a spike would be); at 11:30 (slot 11's centre) 0.2 still, and at 12:00 halfway between
-    slot 11's and slot 12's values. Before 24 hours of history: 1.0 everywhere."""
+    slot 11's and slot 12's values. Before 24 hours of history: 1.0 everywhere. The same rhythm at a hundredth
+    of the volume (0.02 and 0.18 posts/interval, 3.6 and 32 posts per slot over three days): 0.49 and 1.51,
+    as the rhythm of so few posts is uncertain."""
     weight = profile_weight(baseline)
     if weight <= 0:
-        return 1.0
-    mean = sum(baseline.slots) / SLOTS
-    if mean <= 0:
         return 1.0
     position = _slot_position(t, baseline.interval_s)
     low = math.floor(position)
     fraction = position - low
     here = (1 - fraction) * baseline.slots[low % SLOTS] + fraction * baseline.slots[(low + 1) % SLOTS]
-    return 1 + weight * (here / mean - 1)
+    # slot means in posts over a slot's memory, shrunk towards a flat day by SHAPE_PRIOR_POSTS
+    memory = PROFILE_DAYS * 3600 / baseline.interval_s
+    mean = sum(baseline.slots) / SLOTS
+    learned = (here * memory + SHAPE_PRIOR_POSTS) / (mean * memory + SHAPE_PRIOR_POSTS)
+    return 1 + weight * (learned - 1)
 
 
 def expected(baseline: Baseline, t: datetime) -> float:
@@ -127,8 +135,8 @@ def learn(baseline: Baseline, t: datetime, count: float, dispersion: float, firi
 
     Scenario (1-minute intervals, first day, flat shape): a level of 10/min learned over hours; a count of 40
     arrives -> it is learned as 10 + 3 * spread(10, 0.1) = 19.95, and the level moves by (19.95 - 10) / 60 to
-    10.17 (an unclipped 40 would have moved it to 10.5). With `firing=True` it moves a quarter as far,
-    to about 10.04. A count of 8 is learned as it is (no clipping below): the level goes to about 9.97.
+    10.17 (an unclipped 40 would have moved it to 10.5). With `firing=True` it (and the hour's slot) moves a
+    quarter as far, to about 10.04. A count of 8 is learned as it is (no clipping below): the level goes to about 9.97.
 
     The first `LEVEL_MINUTES` of intervals are averaged plainly (the weights start at 1/n), so the level is
     usable after a few intervals rather than after an hour."""
@@ -143,6 +151,8 @@ def learn(baseline: Baseline, t: datetime, count: float, dispersion: float, firi
     here = shape(baseline, t)
     slot = int(_slot_position(t, baseline.interval_s) + 0.5) % SLOTS
     slot_weight = max(step_slot, 1 / (baseline.slot_learned[slot] + 1))
+    if firing:
+        slot_weight /= FIRING_SLOWDOWN
     slots = list(baseline.slots)
     slots[slot] += slot_weight * (count - slots[slot])
     slot_learned = list(baseline.slot_learned)
@@ -165,6 +175,13 @@ def stabilised(count: float, dispersion: float) -> float:
     if dispersion <= 0:
         return 2 * root
     return 2 / dispersion * math.asinh(dispersion * root)
+
+
+def unstabilised(value: float, dispersion: float) -> float:
+    """The count whose `stabilised` value is `value` (the inverse; at least 0): unstabilised(stabilised(c, d), d)
+    == c for every c >= 0."""
+    root = value / 2 if dispersion <= 0 else math.sinh(value * dispersion / 2) / dispersion
+    return max(root * root - 0.375, 0.0) if value > 0 else 0.0
 
 
 def score(observed: float, expectation: float, dispersion: float) -> float:

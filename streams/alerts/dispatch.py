@@ -30,7 +30,9 @@ Where this differs from Alertmanager, and why:
 - **A receiver only hears of the end of what it was told.** A resolved alert is notified only to the receivers
   that were told it was firing (in their group's last notification), even if it is muted now: close what you
   opened. An alert that fires and resolves between two flushes, or while muted, is never notified (Alertmanager
-  does the same for a group whose only alerts did that, but tells of such an alert beside other firing ones).
+  does the same for a group whose only alerts did that, but tells of such an alert beside other firing ones). An
+  alert that fires again before the end of its told episode was notified has both episodes in the next
+  notification (its fingerprint twice, with different `startsAt`), so that no told episode goes without its end.
 - **No immediate flush of old alerts.** Alertmanager flushes a new group at once when its alert started more than
   `group_wait` ago. `starts_at` is event time here, not comparable with the dispatcher's wall clock (a replay
   catching up would skip every group_wait), so every new group waits `group_wait`.

@@ -51,6 +51,8 @@ LATENESS_S = 60
 #: a jump in event time longer than this (a stream restarted after days, a replay of another year) is not
 #: filled minute by minute: the detectors see this many empty minutes and then the stream goes on
 MAX_GAP_MINUTES = 24 * 60
+#: the what-if of `_peek` runs while at most this many minutes of a brand are open
+PEEK_MAX_OPEN = 4
 #: posts shown as an alert's evidence
 EVIDENCE_TOP_POSTS = 5
 EVIDENCE_POST_IDS = 50
@@ -215,9 +217,11 @@ class AlertEngine:
         return float(bucket.posts), None
 
     def _peek(self, name: str) -> list[Record]:
-        """Fire now if the open minutes already make a detector fire."""
+        """Fire now if the open minutes already make a detector fire. Live, one or two minutes are open; when
+        event time lags far behind a brand's newest posts (a replay of history racing through one partition
+        ahead of the others), the closing minutes decide instead, in the same order, without the what-if."""
         brand = self.brands[name]
-        if not brand.open:
+        if not brand.open or len(brand.open) > PEEK_MAX_OPEN:
             return []
         minutes = sorted(brand.open)
         buckets = {m: merge_partials(brand.open[m].values())[0] for m in minutes}
@@ -238,7 +242,8 @@ class AlertEngine:
                 value, total = self._values(settings, buckets[minutes[-1]])
                 decision = spike.peek(state, settings, _at(minutes[-1]), value, total)
             if decision is not None and decision.transition == "fire":
-                out += self._decided(name, rule, settings, decision, minutes[-1], self.newest_time(), buckets)
+                at = min(self.newest_time(), _at(minutes[-1] + 1))  # no later than the minute that made it fire
+                out += self._decided(name, rule, settings, decision, minutes[-1], at, buckets)
         return out
 
     def _decided(

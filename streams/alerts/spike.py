@@ -23,8 +23,8 @@ Scenario (1-minute intervals, shipped defaults): a brand with a steady 10 posts/
 -> the 10-minute window holds 100 posts against 100 expected (score 0); in the spike's first minute 140 against
 100 (score 2.5), second 180 (score 4.4 but ratio 1.8 < 2), third 220 (score 6.1, ratio 2.2, >= 10 posts):
 "fire". The 50/min continue for an hour and it keeps firing (the baseline, learning clipped and slowly, has
-reached 145 in the last minute: 500 against 145, score 10.5); when the spike ends, the window falls back and,
-after ten closed minutes with a score under 2 (the first at minute 67), "resolve" at minute 76.
+reached 128 in the last minute: 500 against 128, score 11.5); when the spike ends, the window falls back and,
+after ten closed minutes with a score under 2 (the first at minute 68), "resolve" at minute 77.
 """
 
 from __future__ import annotations
@@ -36,7 +36,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from schemas.alert_config import NegativeSurge, ShareOfVoice, VolumeSpike
-from streams.alerts.baseline import FIRING_SLOWDOWN, Baseline, dispersion, expected, learn, score
+from streams.alerts.baseline import (
+    FIRING_SLOWDOWN,
+    Baseline,
+    dispersion_of,
+    expected,
+    learn,
+    score,
+    stabilised,
+    unstabilised,
+)
 
 #: overdispersion of a window's count relative to its expectation (the baseline's relative error)
 DISPERSION = 0.1
@@ -114,7 +123,7 @@ def _close(
         totals = None if totals is None else totals[1:]
     observed = sum(recent)
     expectation = sum(expected(baseline, start - interval * i) for i in range(len(recent)))
-    how_far = score(observed, expectation, dispersion(baseline, DISPERSION))
+    how_far = score(observed, expectation, dispersion_of(baseline, DISPERSION))
     closed = state.closed + 1
     warm = baseline.learned > 0 and closed * state.interval_s >= settings.warmup_minutes * 60
     share = None
@@ -284,6 +293,56 @@ def peek(
     if decision.transition != "fire":
         return decision.model_copy(update={"transition": None, "firing": False})
     return decision
+
+
+def fires_at(
+    state: SpikeState | None,
+    settings: VolumeSpike | NegativeSurge,
+    start: datetime,
+    partial_total: float | None = None,
+    interval_s: int = 60,
+) -> float:
+    """The smallest count of the still-open interval beginning at `start` with which `peek` fires; math.inf when
+    none would (already firing, not warm, or a negative share that cannot reach `min_share`).
+
+    `peek` grows monotonically with the count, so the live engine can compute this once per interval (and per
+    batch of totals, for a negative surge) and compare each new count with a number instead of calling `peek`
+    for every post. For a negative surge it holds for the given `partial_total`; a larger total needs a new call.
+
+    Scenario: the module's brand two minutes into the 50/min spike -> 30.0: the window holds 170 without the open
+    minute; a score of 4 needs 170.4, `ratio` 2 needs 200. Once it fires -> math.inf."""
+    state = _prepare(state, settings, start, 0.0, partial_total, interval_s)
+    advanced = _advance(state, settings, start.astimezone(UTC), 0.0, partial_total)
+    if advanced is None or state.firing:
+        return math.inf
+    after, decision = advanced
+    if after.firing and decision.transition is None:
+        return math.inf  # a gap before `start` left it firing
+    if decision.transition == "fire":
+        return 0.0
+    if not decision.warm:
+        return math.inf
+    expectation, before = decision.baseline, decision.value
+    spread_of = dispersion_of(after.baseline, DISPERSION)
+    needed = max(
+        unstabilised(stabilised(expectation, spread_of) + settings.threshold, spread_of),
+        settings.ratio * expectation,
+        float(settings.min_count),
+    )
+    if after.recent_totals is not None:
+        posts = sum(after.recent_totals)
+        needed = max(needed, settings.min_share * posts)  # type: ignore[attr-defined]
+        if needed > before + (partial_total or 0.0):
+            return math.inf  # more negatives than the posts so far
+    count = max(needed - before, 0.0)
+    # rounding: the smallest count at or above the bound that `peek` agrees fires
+    for nudge in (0.0, 1e-9, 1e-6):
+        candidate = count * (1 + nudge) + nudge
+        if partial_total is not None and after.recent_totals is not None:
+            candidate = min(candidate, partial_total)
+        if peek(state, settings, start, candidate, partial_total, interval_s).transition == "fire":
+            return candidate
+    return math.inf
 
 
 # ---- share of voice --------------------------------------------------------------------------------------------

@@ -423,7 +423,8 @@ class AlertRun(ModeRun):
                     continue
                 next_post = i / BACKGROUND_RATE if i < len(background) else math.inf
                 time.sleep(max(0.0, min(due, next_post) - now))
-        print(f"bench: alerts: sent {len(sent)} probes among {i:,} background posts", flush=True)
+        if background:
+            print(f"bench: alerts: sent {len(sent)} probes among {i:,} background posts", flush=True)
         return sent
 
     def breakdown(self, probes: Sequence[Probe], arrived: Mapping[str, float]) -> dict[str, list[float]]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streams.alerts.baseline import (
     Baseline,
-    dispersion,
+    dispersion_of,
     expected,
     learn,
     profile_weight,
@@ -19,6 +19,7 @@ from streams.alerts.baseline import (
     shape,
     spread,
     stabilised,
+    unstabilised,
 )
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
@@ -112,6 +113,11 @@ def test_the_transform_tends_to_anscombe_as_the_dispersion_vanishes(count, k):
     assert stabilised(count, k) <= 2 * math.sqrt(count + 0.375) + 1e-9
 
 
+@given(count=st.floats(0, 1e7), k=st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.3]))
+def test_unstabilised_inverts_the_transform(count, k):
+    assert unstabilised(stabilised(count, k), k) == pytest.approx(count, rel=1e-9, abs=1e-6)
+
+
 # ---- learning -----------------------------------------------------------------------------------------------
 
 
@@ -176,6 +182,13 @@ def test_shape_scenario_of_the_docstring(baseline_factory):
     assert shape(baseline, day.replace(hour=11, minute=59, second=30)) == pytest.approx(halfway)
 
 
+def test_the_shape_of_a_quiet_series_is_shrunk_towards_flat(baseline_factory):
+    baseline = baseline_factory(lambda t: _halves(t) / 100, steps=3 * 1440)
+    day = T0 + timedelta(days=3)
+    assert shape(baseline, day.replace(hour=6)) == pytest.approx(0.49, abs=0.02)
+    assert shape(baseline, day.replace(hour=18)) == pytest.approx(1.51, abs=0.02)
+
+
 def test_shape_is_flat_on_the_first_day_and_phases_in_over_the_second(baseline_factory):
     first_day = baseline_factory(_halves, steps=1440 - 1)
     assert profile_weight(first_day) == 0
@@ -197,8 +210,8 @@ def test_the_shape_follows_a_day_night_rhythm_so_the_expectation_does(baseline_f
 
 
 def test_dispersion_is_wider_until_the_shape_is_learned(baseline_factory):
-    assert dispersion(baseline_factory([1.0] * 60), 0.1) == pytest.approx(0.2)
-    assert dispersion(baseline_factory([1.0] * (48 * 60)), 0.1) == pytest.approx(0.1)
+    assert dispersion_of(baseline_factory([1.0] * 60), 0.1) == pytest.approx(0.2)
+    assert dispersion_of(baseline_factory([1.0] * (48 * 60)), 0.1) == pytest.approx(0.1)
 
 
 def test_the_baseline_is_small_json_and_round_trips(baseline_factory):

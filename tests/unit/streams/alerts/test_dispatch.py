@@ -59,8 +59,9 @@ def make_alert(
         starts_at=at(starts),
         ends_at=at(ends if ends is not None else starts) if resolved else None,
         event_time=at(ends if resolved and ends is not None else starts),
-        evidence=AlertEvidence(window_start=at(starts - 600), window_end=at(starts), value=1, baseline=1, score=6,
-                               threshold=5),
+        evidence=AlertEvidence(
+            window_start=at(starts - 600), window_end=at(starts), value=1, baseline=1, score=6, threshold=5
+        ),
     )
 
 
@@ -72,9 +73,7 @@ def alert_factory() -> Callable[..., Alert]:
 
 
 def resolved(alert: Alert, ends: float) -> Alert:
-    return alert.model_copy(
-        update={"status": AlertStatus.RESOLVED, "ends_at": at(ends), "event_time": at(ends)}
-    )
+    return alert.model_copy(update={"status": AlertStatus.RESOLVED, "ends_at": at(ends), "event_time": at(ends)})
 
 
 def make_config(
@@ -421,8 +420,13 @@ def test_without_receivers_nothing_is_dispatched(alert_factory):
 
 
 def test_sibling_routes_with_equal_matchers_get_distinct_keys():
-    route = {"receiver": "a", "routes": [{"matchers": ["brand=x"], "receiver": "a", "continue": True},
-                                          {"matchers": ["brand=x"], "receiver": "a"}]}
+    route = {
+        "receiver": "a",
+        "routes": [
+            {"matchers": ["brand=x"], "receiver": "a", "continue": True},
+            {"matchers": ["brand=x"], "receiver": "a"},
+        ],
+    }
     first, second = compile_routes(make_config(route, receivers=("a",))).children
     assert first.key != second.key
 
@@ -578,15 +582,19 @@ class Harness:
         if op == "fire" and idx not in self.firing:
             self.firing[idx] = make_alert(rule, brand, severity, starts=self.t, **extra)
             self.alert(self.firing[idx])
-        elif op == "resolve" and idx in self.firing and self.t - self.firing[idx].starts_at.timestamp() + \
-                T0.timestamp() >= min_firing:
+        elif (
+            op == "resolve"
+            and idx in self.firing
+            and self.t - self.firing[idx].starts_at.timestamp() + T0.timestamp() >= min_firing
+        ):
             self.alert(resolved(self.firing.pop(idx), self.t))
         elif op == "silence":
             matcher = ["brand=nordair", "brand=skyline", "severity=critical"][arg % 3]
             self.action(silence_action(f"s{arg % 3}", self.t, self.t + 20 + 7 * arg, matcher))
         elif op == "expire":
-            self.action(Action(id=f"e{self.t}", kind="expire_silence", at=at(self.t), by="ana",
-                               silence_id=f"s{arg % 3}"))
+            self.action(
+                Action(id=f"e{self.t}", kind="expire_silence", at=at(self.t), by="ana", silence_id=f"s{arg % 3}")
+            )
         elif op == "ack" and idx in self.firing:
             self.action(ack(self.firing[idx].fingerprint, when=self.t))
         elif op == "ack_incident":
@@ -608,9 +616,7 @@ UNMUTED_OPS = ["fire", "fire", "resolve", "ack", "ack_incident", "tick"]
 
 
 def steps(ops: list[str]) -> st.SearchStrategy:
-    return st.lists(
-        st.tuples(st.integers(0, 45), st.sampled_from(ops), st.integers(0, 11)), min_size=1, max_size=30
-    )
+    return st.lists(st.tuples(st.integers(0, 45), st.sampled_from(ops), st.integers(0, 11)), min_size=1, max_size=30)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=_SHARED)
@@ -657,8 +663,11 @@ def test_property_nothing_is_sent_before_group_wait(script):
         if group not in opened or opened[group] != -1:
             since = opened.get(group, 0)
             first = min(
-                t for s, t, a in h.arrivals
-                if s > since and a.status == AlertStatus.FIRING and a.brand == group[1]
+                t
+                for s, t, a in h.arrivals
+                if s > since
+                and a.status == AlertStatus.FIRING
+                and a.brand == group[1]
                 and n.receiver in receivers_of(a.brand, a.labels["severity"])
             )
             assert n.created_at >= at(first + GW)
@@ -671,8 +680,9 @@ def test_property_nothing_is_sent_before_group_wait(script):
 @given(script=steps(OPS), every=st.sampled_from([1.0, 3.0, 7.5, 29.0]))
 def test_property_the_tick_cadence_does_not_change_the_notifications(script, every):
     """Ticks at any cadence closer than group_interval give the notifications that ticks exactly when due give."""
-    config = make_config(CROWDED_ROUTE, receivers=("oncall", "pager", "social"), max_alerts=1,
-                         inhibit=SURGE_INHIBITS_SPIKE)
+    config = make_config(
+        CROWDED_ROUTE, receivers=("oncall", "pager", "social"), max_alerts=1, inhibit=SURGE_INHIBITS_SPIKE
+    )
     exact, ticking = Harness(config), Harness(config, tick_every=every)
     for h in (exact, ticking):
         for dt, op, arg in script:
@@ -687,8 +697,9 @@ def test_property_a_rebuilt_dispatcher_continues_as_if_it_never_stopped(script, 
     """(3) Stop after some steps, each time rebuilding from the records (alerts with their receipt times, actions,
     incidents and the notifications so far) and ticking at the restart time, and carry on: the notifications are
     those of a dispatcher that never stopped, and the first tick after a restart sends nothing."""
-    config = make_config(CROWDED_ROUTE, receivers=("oncall", "pager", "social"), max_alerts=1,
-                         inhibit=SURGE_INHIBITS_SPIKE)
+    config = make_config(
+        CROWDED_ROUTE, receivers=("oncall", "pager", "social"), max_alerts=1, inhibit=SURGE_INHIBITS_SPIKE
+    )
     never = Harness(config)
     for dt, op, arg in script:
         never.step(dt, op, arg)
