@@ -327,8 +327,9 @@ class AlertsConfig(_Model):
             target_matchers=(Matcher(name="alertname", value="volume_spike"),),
         ),
     )
-    #: how long a brand stays quiet (event time) after its last alert resolved before its incident closes
-    incident_close_minutes: int = Field(default=15, ge=0)
+    #: how long a brand stays quiet (event time) after its last alert resolved before its incident closes: half
+    #: an hour, so that a story that flares up again (a viral post's second wave) stays one incident
+    incident_close_minutes: int = Field(default=30, ge=0)
     #: hosts (names or addresses) that outbound webhooks may reach although they are private or loopback
     allow_hosts: tuple[str, ...] = ()
     #: the wall's address, for links in notifications

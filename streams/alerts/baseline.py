@@ -38,7 +38,7 @@ LEVEL_MINUTES = 60.0
 PROFILE_DAYS = 3.0
 #: robust learning: a count is learned at most this many standard deviations above its expectation
 CLIP_SIGMAS = 3.0
-#: while an alert fires, the level learns this many times more slowly
+#: while an alert fires, the level and the hour-of-day slots learn this many times more slowly
 FIRING_SLOWDOWN = 4.0
 #: shape is flat for the first day of history and fully learned from this many hours on (linear in between)
 PROFILE_FROM_HOURS = 24.0
@@ -47,6 +47,8 @@ PROFILE_FULL_HOURS = 48.0
 #: brand with 0.1 posts/min has ~18 posts per slot, and its shape is noise as much as rhythm; one with 0.003 (the
 #: night before a brand starts being talked about) must not read its first busy hour as "this hour is always busy"
 SHAPE_PRIOR_POSTS = 10.0
+#: no hour is expected to be busier than this many times the day's mean (a 10x day/night rhythm peaks at 1.8)
+SHAPE_MAX = 4.0
 #: the baseline's relative error before the day shape is learned, as a multiple of the settled one
 UNSETTLED_DISPERSION = 2.0
 _DAY_S = 86400
@@ -116,7 +118,7 @@ def shape(baseline: Baseline, t: datetime) -> float:
     memory = PROFILE_DAYS * 3600 / baseline.interval_s
     mean = sum(baseline.slots) / SLOTS
     learned = (here * memory + SHAPE_PRIOR_POSTS) / (mean * memory + SHAPE_PRIOR_POSTS)
-    return 1 + weight * (learned - 1)
+    return 1 + weight * (min(learned, SHAPE_MAX) - 1)
 
 
 def expected(baseline: Baseline, t: datetime) -> float:

@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import orjson
 import yaml
@@ -41,10 +40,9 @@ from schemas.records import Author, Post, Source
 from schemas.settings import Settings
 from schemas.topics import Topic
 from schemas.watch import Watched, parse_watch_config
-from streams.bench.latency import LatencyListener, percentile
+from streams.bench.latency import percentile
 from streams.bench.modes import WARMUP, Bench, ModeRun, synth_posts
 from streams.bench.services import Workers
-from streams.local.processes import child_env, spawn_lytte
 from streams.sources.producer import PostProducer, post_record
 
 #: key people in the bench watch file; probes take them in turn, the warm-up probe takes the last
@@ -347,43 +345,10 @@ def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes]]:
 # -- the mode -------------------------------------------------------------------------------------------------
 
 
-class WorkersWithEnv(Workers):
-    """Workers with variables of their own in the environment (the receiver's signing secret)."""
-
-    def __init__(self, settings: Settings, count: int, home: Path, name: str, env: Mapping[str, str]) -> None:
-        super().__init__(settings, count, home, name)
-        self.env = dict(env)
-
-    def start(self) -> None:
-        for i in range(self.count):
-            settings = self.settings.model_copy(update={"home": self.home / f"{self.name}-worker-{i + 1}"})
-            self.processes.append(spawn_lytte(["worker"], child_env(settings) | self.env, self.log(i)))
-
-
-class PostNoticeListener(LatencyListener):
-    """A `LatencyListener` that passes over the alert view's change notices (`{"brand", "alerts": true,
-    "written_ms"}`, no raw timestamps), on which `LatencyListener`'s thread stops with a KeyError."""
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            message = self._pubsub.get_message(timeout=0.2)
-            if message is not None:
-                notice = orjson.loads(message["data"])
-                written = notice["written_ms"]
-                self._pairs.extend((ts, written - ts) for ts in notice.get("raw_timestamps_ms", ()))
-
-
 class AlertRun(ModeRun):
     def __init__(self, bench: Bench, env: Mapping[str, str]) -> None:
         super().__init__(bench, "alerts")
-        self.workers = WorkersWithEnv(self.settings, bench.workers, bench.home, "alerts", env)
-
-    def __enter__(self) -> AlertRun:
-        super().__enter__()
-        self.listener.close()  # before any post was produced: no notice of the measurement is lost
-        self.listener = PostNoticeListener(self.client, self.keys.changes)
-        self.listener.start()
-        return self
+        self.workers = Workers(self.settings, bench.workers, bench.home, "alerts", dict(env))
 
     def wait_arrived(self, receiver: LoopbackReceiver, people: set[str], timeout: float) -> dict[str, float]:
         """Until a notification naming each of `people` arrived, or `timeout` s; returns what arrived."""

@@ -40,7 +40,8 @@ class LatencyListener(threading.Thread):
             if message is not None:
                 notice = orjson.loads(message["data"])
                 written = notice["written_ms"]
-                self._pairs.extend((ts, written - ts) for ts in notice["raw_timestamps_ms"])
+                # an alert view notice has no raw timestamps
+                self._pairs.extend((ts, written - ts) for ts in notice.get("raw_timestamps_ms", ()))
 
     def since(self, start_ms: int) -> list[int]:
         """Latencies (ms) of the posts produced at or after `start_ms` (epoch ms)."""

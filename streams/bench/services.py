@@ -71,11 +71,14 @@ def cpu_seconds(stat: str) -> float:
 class Workers:
     """`count` `lytte worker` processes in one consumer group, each with a home and a log of its own."""
 
-    def __init__(self, settings: Settings, count: int, home: Path, name: str) -> None:
+    def __init__(
+        self, settings: Settings, count: int, home: Path, name: str, env: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self.count = count
         self.home = home
         self.name = name
+        self.env = env or {}  # variables of their own (a receiver's signing secret)
         self.processes: list[subprocess.Popen] = []
 
     @property
@@ -88,7 +91,7 @@ class Workers:
     def start(self) -> None:
         for i in range(self.count):
             settings = self.settings.model_copy(update={"home": self.home / f"{self.name}-worker-{i + 1}"})
-            self.processes.append(spawn_lytte(["worker"], child_env(settings), self.log(i)))
+            self.processes.append(spawn_lytte(["worker"], child_env(settings) | self.env, self.log(i)))
 
     def check(self, what: str) -> None:
         for i, process in enumerate(self.processes):
