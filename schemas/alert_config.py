@@ -51,14 +51,15 @@ class VolumeSpike(_Model):
     """Posts in the last `window_minutes` against what this brand has at that time of day (see
     `streams.alerts.spike` and, for the statistics, `streams.alerts.baseline`).
 
-    The defaults ship for every brand, quiet or busy. Chosen on synthetic weeks with a 3x-10x day/night rhythm at
-    0.3-100 posts/min (no false alert in 1,296 simulated days) and nine days of real airline tweets (alerts at
-    the storm and viral moments). The score is in standard deviations on a variance-stabilised scale: Poisson
-    at low counts, about ln(window / baseline) / 0.1 at high counts. `threshold` 4: a normal 4-sigma tail
-    (3e-5), reached by 30 posts in 10 minutes against 10. `ratio` 2: a busy brand's 1.5x is significant but no
-    spike, and a brand-new baseline lags the morning rise by up to ~1.5x. `min_count` 10: 8 posts against 0.3
-    score 4.1, but should page no one. `window_minutes` 10: longer windows caught more slow drifts than events
-    in the airline data. `warmup_minutes` 180: three hours of a level that averages the last hour."""
+    The defaults ship for every brand, quiet or busy. Chosen on synthetic 9-day series with a 3x-10x day/night
+    rhythm (no false alert in 1,296 days at 1-100 posts/min; 2 in 648 days at 0.1-0.3, Poisson tails) and nine
+    days of real airline tweets (alerts at the storm and viral moments). The score is in standard deviations on
+    a variance-stabilised scale: Poisson at low counts, about ln(window / baseline) / 0.1 at high counts.
+    `threshold` 4: a normal 4-sigma tail (3e-5), reached by 30 posts in 10 minutes against 10. `ratio` 2: a
+    busy brand's 1.5x is significant but no spike, and a brand-new baseline lags the morning rise by up to
+    ~1.5x. `min_count` 10: 8 posts against 0.3 score 4.1, but should page no one. `window_minutes` 10: longer
+    windows caught more slow drifts than events in the airline data. `warmup_minutes` 180: three hours of a
+    level that averages the last hour."""
 
     window_minutes: int = Field(default=10, ge=1, le=240)
     threshold: float = Field(

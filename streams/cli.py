@@ -448,9 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="end-to-end benchmark against real Kafka and Redis")
     p.add_argument("-n", type=int, default=100_000, help="posts of the mixed and hot runs (default 100,000)")
-    p.add_argument(
-        "--modes", default="mixed,hot,steady,alerts", help="which runs, comma-separated (default: all four)"
-    )
+    p.add_argument("--modes", default="mixed,hot,steady,alerts", help="which runs, comma-separated (default: all four)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: as many as `lytte up`)")
     p.add_argument("--steady-rate", type=float, default=1000.0, help="posts/s of the steady run (default 1,000)")
     p.add_argument("--steady-seconds", type=float, default=60.0, help="length of the steady run (default 60)")

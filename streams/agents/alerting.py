@@ -86,6 +86,13 @@ class Alerting:
         self.table.on_recover(self._recovered)
         app.agent(self.topic, name="alert-engine")(self._agent)
         app.timer(TICK_S)(self._tick)
+        app.on_before_shutdown.connect(self._close)
+
+    async def _close(self, app: faust.App, **kwargs) -> None:
+        """On the way out: the sender's attempts end (bounded; what is pending resumes in the next owner) and
+        the log reader closes."""
+        await self.sender.close()
+        await self.reader.close()
 
     # ---- ownership and recovery -----------------------------------------------------------------------
 

@@ -415,7 +415,15 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         reader = asyncio.ensure_future(read())
         try:
             while True:
-                events = await next_batch(ahead, reader, BATCH_MAX, BATCH_WITHIN_S)
+                try:
+                    events = await next_batch(ahead, reader, BATCH_MAX, BATCH_WITHIN_S)
+                except StreamEnded:
+                    if not (app.should_stop or stream.should_stop):
+                        raise RuntimeError("the stream's reader ended") from None  # a crash: faust restarts it
+                    # the worker is stopping: end the agent. A crash here would make faust's supervisor start
+                    # the agent again on a stream that never yields, and the stop would wait for it until the
+                    # process is killed
+                    return
                 async with batch_lock:
                     if await fault.admit(progress.batches):
                         await handle_records([LogRecord.from_faust(e.message) for e in events])
@@ -428,16 +436,21 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     return app
 
 
+class StreamEnded(Exception):
+    """The agent's stream ended without an error: the worker is stopping."""
+
+
 async def next_batch(queue: asyncio.Queue, reader: asyncio.Future, max_: int, within_s: float) -> list:
     """Up to `max_` items: the first as soon as there is one, then what comes within `within_s` of it. Raises
-    what ended the reader, if it ended (a stream that stops must stop the agent, not leave it waiting)."""
+    what ended the reader, if it ended (a stream that stops must stop the agent, not leave it waiting), and
+    `StreamEnded` when it ended quietly."""
     if queue.empty():
         first = asyncio.ensure_future(queue.get())
         await asyncio.wait({first, reader}, return_when=asyncio.FIRST_COMPLETED)
         if not first.done():
             first.cancel()
             reader.result()  # raises what ended it
-            raise RuntimeError("the stream's reader ended")
+            raise StreamEnded
         batch = [first.result()]
     else:
         batch = [queue.get_nowait()]

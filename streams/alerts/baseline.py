@@ -44,10 +44,11 @@ FIRING_SLOWDOWN = 4.0
 PROFILE_FROM_HOURS = 24.0
 PROFILE_FULL_HOURS = 48.0
 #: the day shape is shrunk towards flat as if every hour had also held this many posts over the slots' memory: a
-#: brand with 0.1 posts/min has ~18 posts per slot, and its shape is noise as much as rhythm; one with 0.003 (the
-#: night before a brand starts being talked about) must not read its first busy hour as "this hour is always busy"
-SHAPE_PRIOR_POSTS = 10.0
-#: no hour is expected to be busier than this many times the day's mean (a 10x day/night rhythm peaks at 1.8)
+#: slot of a handful of posts is noise as much as rhythm (more shrinkage biases a quiet brand's night upwards and,
+#: through the level, its morning downwards)
+SHAPE_PRIOR_POSTS = 2.0
+#: no hour is expected to be busier than this many times the day's mean (a 10x day/night rhythm peaks at 1.8): a
+#: series silent for days whose first busy hour arrives must not read it as "this hour is always busy"
 SHAPE_MAX = 4.0
 #: the baseline's relative error before the day shape is learned, as a multiple of the settled one
 UNSETTLED_DISPERSION = 2.0
@@ -105,8 +106,8 @@ def shape(baseline: Baseline, t: datetime) -> float:
     23:59 (mean 10) -> shape at 06:00 is 0.2 and at 18:00 is 1.8 (1.83: the first day's jump at noon was
     learned clipped, as a spike would be); at 11:30 (slot 11's centre) 0.2 still, and at 12:00 halfway between
     slot 11's and slot 12's values. Before 24 hours of history: 1.0 everywhere. The same rhythm at a hundredth
-    of the volume (0.02 and 0.18 posts/interval, 3.6 and 32 posts per slot over three days): 0.49 and 1.51,
-    as the rhythm of so few posts is uncertain."""
+    of the volume (0.02 and 0.18 posts/interval, 3.6 and 32 posts per slot over three days): 0.28 and 1.72,
+    as the rhythm of so few posts is uncertain. At most `SHAPE_MAX`."""
     weight = profile_weight(baseline)
     if weight <= 0:
         return 1.0

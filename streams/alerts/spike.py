@@ -71,7 +71,7 @@ class Decision(BaseModel):
     #: the detector's state after this step
     firing: bool
     warm: bool
-    #: negative surge: the window's share of negative posts (None for a volume spike)
+    #: the window's share: of negative posts (negative surge), of the brand (share of voice); None for a volume spike
     share: float | None = None
 
 
@@ -316,8 +316,6 @@ def fires_at(
     if advanced is None or state.firing:
         return math.inf
     after, decision = advanced
-    if after.firing and decision.transition is None:
-        return math.inf  # a gap before `start` left it firing
     if decision.transition == "fire":
         return 0.0
     if not decision.warm:

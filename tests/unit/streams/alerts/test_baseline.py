@@ -185,8 +185,16 @@ def test_shape_scenario_of_the_docstring(baseline_factory):
 def test_the_shape_of_a_quiet_series_is_shrunk_towards_flat(baseline_factory):
     baseline = baseline_factory(lambda t: _halves(t) / 100, steps=3 * 1440)
     day = T0 + timedelta(days=3)
-    assert shape(baseline, day.replace(hour=6)) == pytest.approx(0.49, abs=0.02)
-    assert shape(baseline, day.replace(hour=18)) == pytest.approx(1.51, abs=0.02)
+    assert shape(baseline, day.replace(hour=6)) == pytest.approx(0.28, abs=0.02)
+    assert shape(baseline, day.replace(hour=18)) == pytest.approx(1.72, abs=0.02)
+
+
+def test_a_silent_series_does_not_read_its_first_busy_hour_as_its_rhythm(baseline_factory):
+    # three silent days, then 5 posts a minute from 20:00: the 20:00 slot alone holds posts
+    since = T0 + timedelta(days=3, hours=20)
+    baseline = baseline_factory(lambda t: 5.0 if t >= since else 0.0, steps=3 * 1440 + 20 * 60 + 30)
+    at = T0 + timedelta(days=3, hours=20, minutes=30)
+    assert shape(baseline, at) == pytest.approx(4.0)  # SHAPE_MAX, not the 24 of "only this hour ever has posts"
 
 
 def test_shape_is_flat_on_the_first_day_and_phases_in_over_the_second(baseline_factory):
