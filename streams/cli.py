@@ -234,7 +234,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     settings = _settings()
     _alerting_watch(settings)  # fail before starting anything
-    stack = Stack(settings, synth_rate=args.rate)
+    stack = Stack(settings, synth_rate=args.rate, synth_history_min=args.history)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on `kill` as on Ctrl-C
     try:
         stack.start()
@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="run the whole stack: Kafka and Redis (unless configured), worker, dashboard, synth")
     p.add_argument("--rate", type=float, default=8.0, help="synth posts per second (default 8)")
+    p.add_argument(
+        "--history", type=float, default=200.0, help="minutes of synth history sent first (default 200: the warm-up)"
+    )
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("worker", help="run a stream worker (score + aggregate agents)")

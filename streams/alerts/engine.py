@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from schemas.alert_config import KeyPerson, Keyword, NegativeSurge, Viral, VolumeSpike
+from schemas.alert_config import KeyPerson, Keyword, NegativeSurge, ShareOfVoice, Viral, VolumeSpike
 from schemas.alerts import AlertEvidence, EvidenceBucket, Severity
 from schemas.records import BucketMetrics, TopPost, merge_partials, rank_top_posts
 from schemas.signals import NotablePost, Share, Signal
@@ -79,7 +79,7 @@ class BrandState:
 
     open: dict[int, dict[int, BucketMetrics]] = field(default_factory=dict)
     closed: dict[int, BucketMetrics] = field(default_factory=dict)
-    detectors: dict[str, spike.SpikeState] = field(default_factory=dict)
+    detectors: dict[str, spike.SpikeState | spike.ShareState] = field(default_factory=dict)
     #: condition key -> epoch seconds of the last post that held it up (key person, keyword, viral)
     last_seen: dict[str, int] = field(default_factory=dict)
     keyword_hits: list[tuple[int, str, int]] = field(default_factory=list)  # (epoch s, post id, raw offset)
@@ -187,6 +187,8 @@ class AlertEngine:
         for minute in range(start, target + 1):
             for name in sorted(self.brands):
                 out += self._close(name, minute)
+            for name in sorted(self.brands):
+                out += self._share_of_voice(name, minute)
             self.closed_through = minute
             end = _at(minute + 1)
             for name in sorted(self.brands):
@@ -210,6 +212,37 @@ class AlertEngine:
             brand.detectors[rule] = state
             out += self._decided(name, rule, settings, decision, minute, _at(minute + 1))
         return out
+
+    def _share_of_voice(self, name: str, minute: int) -> list[Record]:
+        """A brand's posts against those about it and its rivals in the closed minute: a brand's rivals are the
+        competitors; a competitor's are the brands."""
+        settings = self._rules[name].get("share_of_voice")
+        if not isinstance(settings, ShareOfVoice):
+            return []
+        brand = self.brands[name]
+        rivals = self._competitors if name not in self._competitors else [w.id for w in self.watch.brands]
+        own = brand.closed[minute].posts
+        total = own + sum(self.brands[r].closed[minute].posts for r in rivals if r in self.brands)
+        state, decision = spike.observe_share(brand.detectors.get("share_of_voice"), settings, _at(minute), own, total)
+        brand.detectors["share_of_voice"] = state
+        fp = self._fingerprint(name, "share_of_voice", settings.severity, ())
+        at = _at(minute + 1)
+        if decision.transition == "fire" and fp not in brand.alerts.active:
+            evidence = AlertEvidence(
+                window_start=_at(minute - settings.window_minutes + 1),
+                window_end=at,
+                value=decision.value,
+                baseline=decision.baseline,
+                score=decision.score,
+                threshold=settings.threshold,
+                amplification="organic",
+                detail=f"share of voice {decision.value:.0%}, usually {decision.baseline:.0%}",
+            )
+            summary = f"{name}: share of voice {decision.value:.0%} against a usual {decision.baseline:.0%}"
+            return self._fire(name, Condition("share_of_voice", name, settings.severity, (), evidence, summary), at)
+        if decision.transition == "resolve":
+            return self._resolve(name, fp, at)
+        return []
 
     def _values(self, settings: VolumeSpike, bucket: BucketMetrics) -> tuple[float, float | None]:
         if isinstance(settings, NegativeSurge):
@@ -555,7 +588,10 @@ def _load_brand(d: dict) -> BrandState:
             for m, parts in d["open"].items()
         },
         closed={int(m): BucketMetrics.model_validate(v) for m, v in d["closed"].items()},
-        detectors={k: spike.SpikeState.model_validate(v) for k, v in d["detectors"].items()},
+        detectors={
+            k: (spike.ShareState if k == "share_of_voice" else spike.SpikeState).model_validate(v)
+            for k, v in d["detectors"].items()
+        },
         last_seen=dict(d["last_seen"]),
         keyword_hits=[tuple(h) for h in d["keyword_hits"]],
         shares={ref: {int(m): n for m, n in c.items()} for ref, c in d["shares"].items()},

@@ -31,6 +31,9 @@ from streams.topics_admin import create_topics
 #: Two use both cores of a small machine (a worker's main thread is one core at most); see README, Measured.
 WORKERS = 2
 
+#: minutes of synth history `lytte up` sends first, by default (the volume rules warm up for three hours)
+SYNTH_HISTORY_MIN = 200.0
+
 
 def worker_names(count: int = WORKERS) -> list[str]:
     """The supervised names of `lytte up`'s workers: 2 -> ["worker-1", "worker-2"]; 1 -> ["worker"]."""
@@ -81,6 +84,7 @@ class Service:
 class Stack:
     settings: Settings
     synth_rate: float = 8.0
+    synth_history_min: float = SYNTH_HISTORY_MIN
     services: list[Service] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     broker: KafkaBroker | None = None
@@ -125,7 +129,10 @@ class Stack:
             self._add_child(name, ["worker"])
         dashboard = self._add_child("dashboard", ["dashboard"])
         wait_for(self._dashboard_answers, 60, "the dashboard", dashboard.process, f" (log: {dashboard.log_file})")
-        self._add_child("synth", ["ingest", "synth", "--rate", str(self.synth_rate)])
+        # history first, so that the alert rules are past their warm-up when the scripted incident starts at minute 3
+        self._add_child(
+            "synth", ["ingest", "synth", "--rate", str(self.synth_rate), "--history", str(self.synth_history_min)]
+        )
         self._publish(force=True)
 
     def _dashboard_answers(self) -> bool:

@@ -28,14 +28,14 @@ KEYS = RedisKeys()
 
 
 def spawn_up(tmp_path: Path) -> tuple[Child, dict[str, int]]:
-    """`lytte up --rate 20` in tmp_path on free ports; its output goes to tmp_path/up.log."""
+    """`lytte up --rate 20 --history 0` in tmp_path on free ports; its output goes to tmp_path/up.log."""
     ports = {name: free_port() for name in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "REDIS_PORT", "DASHBOARD_PORT")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LYTTE_")}
     env.update({f"LYTTE_{k}": str(v) for k, v in ports.items()})
     # as under `make demo`, the home is the relative default (.lytte) under the current directory
     env.update(LYTTE_WATCH_CONFIG=str(REPO / "config" / "watch.yaml"), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"
-    return Child("lytte up", spawn_lytte(["up", "--rate", "20"], env, log, cwd=tmp_path), log), ports
+    return Child("lytte up", spawn_lytte(["up", "--rate", "20", "--history", "0"], env, log, cwd=tmp_path), log), ports
 
 
 def test_lytte_up_brings_the_wall_to_life_and_stops_cleanly(tmp_path, kafka_broker):

@@ -139,3 +139,34 @@ def test_the_slowest_busy_partition_sets_event_time(watch_config):
 )
 def test_amplification(posts, reposts, authors, expected):
     assert amplification(posts, reposts, authors) == expected
+
+
+def test_share_of_voice_fires_when_a_competitor_takes_the_conversation(watch_config):
+    """Nordair and Skyline each have 15 posts a minute for seven hours; then Skyline has 60 a minute for an hour:
+    nordair's share falls from a half to a fifth -> share_of_voice fires for nordair (and for skyline, rising)."""
+    watch = watch_config.model_copy(
+        update={
+            "alerts": watch_config.alerts.model_copy(
+                update={"rules": watch_config.alerts.rules.model_validate({"defaults": {"share_of_voice": {}}})}
+            )
+        }
+    )
+
+    def both(minute: int, skyline: int, offset: int) -> Signal:
+        start = START + timedelta(minutes=minute)
+        partials = tuple(
+            BucketMetrics(brand=b, bucket_start=start, raw_partition=0, posts=n, originals=n, neutral=n)
+            for b, n in (("nordair", 15), ("skyline", skyline))
+        )
+        return Signal(raw_partition=0, last_offset=offset, watermark_s=int(start.timestamp()) + 59, partials=partials)
+
+    rates = [15] * (7 * 60) + [60] * 60 + [15] * 120
+    signals = [(i, both(i, n, i)) for i, n in enumerate(rates)]
+    out = records_of(watch, signals)
+    first = AlertEngine(watch, 1)
+    again = [r for o, s in signals[:450] for r in first.apply(s, o)]
+    restored = AlertEngine.restore(watch, 1, first.snapshot())
+    assert again + [r for o, s in signals[450:] for r in restored.apply(s, o)] == out, "a restart changes nothing"
+    fired = {(a.brand, a.rule) for a in out if isinstance(a, Alert) and a.status == "firing"}
+    assert ("nordair", "share_of_voice") in fired
+    assert all(rule == "share_of_voice" for _, rule in fired)
