@@ -308,6 +308,9 @@ def cmd_alerts(args: argparse.Namespace) -> None:
         if args.action == "test":
             _alerts_test(settings, args.receiver)
             return
+        if args.action == "inbound":
+            _alerts_inbound(settings, args.host, args.port)
+            return
         board = admin.read_board(settings)
         if args.action == "list":
             if args.json:
@@ -333,6 +336,23 @@ def cmd_alerts(args: argparse.Namespace) -> None:
     except KafkaError as exc:
         raise UsageError(f"alerts {args.action}: Kafka at {settings.bootstrap} did not answer ({exc})") from None
     print(f"{action.kind}: written ({action.silence.id if action.silence else action.id}) by {by}")
+
+
+def _alerts_inbound(settings: Settings, host: str, port: int) -> None:
+    """Serve PagerDuty's incident webhooks until stopped (see streams.notify.inbound)."""
+    import os
+
+    from aiohttp import web
+
+    from streams import alerts_admin
+    from streams.notify.inbound import SECRETS_ENV, inbound_app
+
+    secrets = os.environ.get(SECRETS_ENV, "").split()
+    if not secrets:
+        raise UsageError(f"alerts inbound: set {SECRETS_ENV} to the webhook subscription's signing secret(s)")
+    app = inbound_app(secrets, lambda action: alerts_admin.write_action(settings, action))
+    print(f"alerts inbound: PagerDuty webhooks on http://{host}:{port}/pagerduty", flush=True)
+    web.run_app(app, host=host, port=port, print=None)
 
 
 def _alerts_test(settings: Settings, receiver: str) -> None:
@@ -490,6 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="")
         p.add_argument("--by", help="who (default: the login name)")
         p.set_defaults(func=cmd_alerts)
+    p = actions.add_parser("inbound", help="serve PagerDuty's incident webhooks: acks and resolutions become actions")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback only)")
+    p.add_argument("--port", type=int, default=8061)
+    p.set_defaults(func=cmd_alerts)
     p = actions.add_parser("test", help="send one signed test notification to a receiver; exit 1 unless delivered")
     p.add_argument("--receiver", required=True)
     p.set_defaults(func=cmd_alerts)

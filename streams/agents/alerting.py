@@ -176,8 +176,10 @@ class Alerting:
         for r in actions:
             try:
                 action = Action.model_validate_json(r.value)
-                if action.kind == "resolve" and action.fingerprint and action.brand:
+                if action.kind == "resolve" and action.brand and action.fingerprint:
                     out += self.engine.resolve_by_hand(action.brand, action.fingerprint, action.by, action.reason)
+                elif action.kind == "resolve" and action.brand and action.incident:
+                    out += self.engine.resolve_incident_by_hand(action.brand, action.incident, action.by, action.reason)
                 parsed_actions.append(action)
             except Exception as exc:
                 failed.append(Deadletter(r, failure_reason(exc)))

@@ -456,6 +456,23 @@ class AlertEngine:
         brand.alerts, alerts = lifecycle.resolve_by_hand(brand.alerts, fp, self.newest_time(), by, reason)
         return self._with_incident(brand_id, alerts)
 
+    def resolve_incident_by_hand(self, brand_id: str, incident_id: str, by: str, reason: str = "") -> list[Record]:
+        """An incident resolved by hand (in lytte, or in PagerDuty): the incident resolves now and each of its
+        firing alerts is resolved by hand (`incidents.on_resolve_action` first, so that their resolutions make
+        no further incident record). Another incident id, or none open -> nothing."""
+        brand = self.brands.get(brand_id)
+        if brand is None:
+            return []
+        at = self.newest_time()
+        brand.incident, out = incidents.on_resolve_action(brand.incident, incident_id, at, by)
+        if not out:
+            return []
+        records: list[Record] = list(out)
+        for fp in sorted(brand.alerts.active):
+            brand.alerts, alerts = lifecycle.resolve_by_hand(brand.alerts, fp, at, by, reason)
+            records += alerts
+        return records
+
     # ---- evidence -------------------------------------------------------------------------------------
 
     def _evidence(

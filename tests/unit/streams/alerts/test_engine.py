@@ -170,3 +170,17 @@ def test_share_of_voice_fires_when_a_competitor_takes_the_conversation(watch_con
     fired = {(a.brand, a.rule) for a in out if isinstance(a, Alert) and a.status == "firing"}
     assert ("nordair", "share_of_voice") in fired
     assert all(rule == "share_of_voice" for _, rule in fired)
+
+
+def test_an_incident_resolved_by_hand_resolves_its_alerts(watch_config):
+    rng = random.Random(3)
+    signals = stream(calm_day(rng, 6 * 60, peak=10) + [(80, 60)] * 5)
+    engine = AlertEngine(watch_config, 1)
+    out = [r for o, s in signals for r in engine.apply(s, o)]
+    incident = next(r for r in out if isinstance(r, Incident))
+    assert engine.resolve_incident_by_hand("nordair", "nordair:1", "ana") == [], "another incident: nothing"
+    records = engine.resolve_incident_by_hand("nordair", incident.id, "ana", "handled in PagerDuty")
+    assert isinstance(records[0], Incident) and records[0].status == "resolved"
+    alerts = [r for r in records if isinstance(r, Alert)]
+    assert alerts and all(a.status == "resolved" and a.annotations["resolved_by"] == "ana" for a in alerts)
+    assert engine.brands["nordair"].alerts.active == {}
