@@ -13,11 +13,12 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from schemas.alerts import Action, Alert, AlertStatus, Incident, Matcher, Silence
 from schemas.settings import Settings
 from schemas.topics import Topic
+from streams.topic_read import TopicReadTimeout, read_all
 
 #: Kafka gets this long to answer a read or a write.
 KAFKA_TIMEOUT_S = 10.0
@@ -155,43 +156,13 @@ def expire_action(silence_id: str, board: AlertBoard, by: str, now: datetime) ->
 
 def read_board(settings: Settings) -> AlertBoard:
     def load(topic: Topic, model) -> list:
-        return [model.model_validate_json(v) for v in _read_values(settings, topic.name(settings.topic_prefix))]
+        try:
+            records = read_all(settings, topic.name(settings.topic_prefix), KAFKA_TIMEOUT_S, "lytte-alerts")
+        except TopicReadTimeout as exc:
+            raise AlertsAdminError(str(exc)) from None
+        return [model.model_validate_json(r.value) for r in records if r.value is not None]
 
     return AlertBoard().fold(load(Topic.ALERTS, Alert), load(Topic.INCIDENTS, Incident), load(Topic.ACTIONS, Action))
-
-
-def _read_values(settings: Settings, topic: str) -> list[bytes]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    timeout_ms = int(KAFKA_TIMEOUT_S * 1000)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        client_id="lytte-alerts",
-        group_id=None,
-        enable_auto_commit=False,
-        allow_auto_create_topics=False,
-        bootstrap_timeout_ms=timeout_ms,
-        request_timeout_ms=timeout_ms,
-        fetch_max_wait_ms=100,
-    )
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps, timeout_ms=timeout_ms)
-        values: list[bytes] = []
-        deadline = datetime.now(UTC) + timedelta(seconds=KAFKA_TIMEOUT_S)
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            if datetime.now(UTC) > deadline:
-                raise AlertsAdminError(f"{topic}: not read within {KAFKA_TIMEOUT_S:.0f} s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                values.extend(r.value for r in batch if r.value is not None)
-        return values
-    finally:
-        consumer.close(autocommit=False, timeout_ms=1000)
 
 
 def write_action(settings: Settings, action: Action) -> None:

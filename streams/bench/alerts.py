@@ -33,7 +33,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import yaml
-from kafka import KafkaConsumer, TopicPartition
 from standardwebhooks.webhooks import Webhook
 
 from schemas.records import Author, Post, Source
@@ -44,6 +43,7 @@ from streams.bench.latency import percentile
 from streams.bench.modes import WARMUP, Bench, ModeRun, synth_posts
 from streams.bench.services import Workers
 from streams.sources.producer import PostProducer, post_record
+from streams.topic_read import read_all
 
 #: key people in the bench watch file; probes take them in turn, the warm-up probe takes the last
 PEOPLE = 200
@@ -325,21 +325,8 @@ def decided_times(records: Iterable[tuple[int, bytes]]) -> dict[str, int]:
 
 
 def read_topic(settings: Settings, topic: str) -> list[tuple[int, bytes]]:
-    """(timestamp ms, value) of every record of a topic, read with assign + seek (no consumer group)."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        end = consumer.end_offsets(parts)
-        out: list[tuple[int, bytes]] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in parts) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                out += [(r.timestamp, r.value) for r in batch if r.value is not None]
-        return out
-    finally:
-        consumer.close()
+    """(timestamp ms, value) of every record of a topic."""
+    return [(r.timestamp, r.value) for r in read_all(settings, topic, timeout_s=30) if r.value is not None]
 
 
 # -- the mode -------------------------------------------------------------------------------------------------
