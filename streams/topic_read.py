@@ -12,10 +12,16 @@ class TopicReadTimeout(TimeoutError):
     pass
 
 
-def read_all(settings: Settings, topic: str, timeout_s: float = 10.0, client_id: str = "lytte-read") -> list:
+def read_all(
+    settings: Settings,
+    topic: str,
+    timeout_s: float = 10.0,
+    client_id: str = "lytte-read",
+    deadline_s: float | None = None,
+) -> list:
     """Every record of `topic` (kafka-python ConsumerRecords: .key, .value, .timestamp, .offset, ...), partition
-    by partition in offset order; a topic that does not exist reads as empty. Raises TopicReadTimeout when the
-    records are not read within `timeout_s`."""
+    by partition in offset order; a topic that does not exist reads as empty. Each request to Kafka is bounded
+    by `timeout_s`; the whole read by `deadline_s` (default: `timeout_s`), past which TopicReadTimeout."""
     from kafka import KafkaConsumer, TopicPartition
 
     timeout_ms = int(timeout_s * 1000)
@@ -28,6 +34,7 @@ def read_all(settings: Settings, topic: str, timeout_s: float = 10.0, client_id:
         bootstrap_timeout_ms=timeout_ms,
         request_timeout_ms=timeout_ms,
         fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
@@ -37,10 +44,11 @@ def read_all(settings: Settings, topic: str, timeout_s: float = 10.0, client_id:
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps, timeout_ms=timeout_ms)
         records: list = []
-        deadline = time.monotonic() + timeout_s
+        budget = timeout_s if deadline_s is None else deadline_s
+        deadline = time.monotonic() + budget
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise TopicReadTimeout(f"{topic}: not read within {timeout_s:.0f} s")
+                raise TopicReadTimeout(f"{topic}: not read within {budget:.0f} s")
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(batch)
         return sorted(records, key=lambda r: (r.partition, r.offset))

@@ -77,7 +77,7 @@ class Alerting:
             self.names[Topic.SIGNALS], self.names[Topic.ACTIONS], key_serializer="raw", value_serializer="raw"
         )
         self.table = app.Table("alert-engine", key_type=str, partitions=1, extra_topic_configs=compaction)
-        self.engine = AlertEngine(watch, settings.partitions)
+        self.engine = AlertEngine(watch)
         self.dispatcher: Dispatcher | None = None
         self.sender = Sender(watch.alerts, self._record_delivery, external_url=watch.alerts.external_url)
         self.reader = GapReader(settings.bootstrap)
@@ -101,7 +101,7 @@ class Alerting:
 
     async def _recovered(self) -> None:
         data = self.table.data.get(ENGINE_KEY)
-        self.engine = AlertEngine.restore(self.watch, self.settings.partitions, orjson.dumps(data) if data else None)
+        self.engine = AlertEngine.restore(self.watch, orjson.dumps(data) if data else None)
         self.dispatcher = None  # rebuilt from the topics on the next batch or tick
 
     async def _dispatcher(self) -> tuple[Dispatcher | None, bool]:
@@ -136,8 +136,8 @@ class Alerting:
         """Every record of one of the engine's topics, with the time it was written (the dispatcher's clock)."""
         name = self.names[topic]
         ends = await self.reader.end_offsets(name, [0])
-        if not ends:
-            return []
+        if ends is None:  # rebuilding from nothing would forget what was sent and what is pending
+            raise RuntimeError(f"{name}: end offsets not read")
         records = await self.reader.read(name, 0, range(0, ends[0]))
         out = []
         for r in records:
@@ -205,7 +205,7 @@ class Alerting:
 
     async def _write_view(self, records: list) -> None:
         firing = [a for b in self.engine.brands.values() for a in b.alerts.active.values()]
-        status = {name: _plain(s) for name, s in self.sender.status().items()}
+        status = self.sender.status()
         await self._view.write(lambda: self._sink.write_alerts(records, firing, status))
 
     async def _write(self, out: list, failed: list[Deadletter] = ()) -> None:
@@ -243,16 +243,3 @@ class Alerting:
         await self._perform(
             "delivery", [self._send(name, delivery.webhook_id.encode(), delivery.model_dump_json().encode(), 0)]
         )
-
-
-def _plain(status) -> dict:
-    """A receiver's status as JSON-ready values (a dataclass or a pydantic model)."""
-    if hasattr(status, "model_dump"):
-        return status.model_dump(mode="json")
-    from dataclasses import asdict, is_dataclass
-
-    return (
-        {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(status).items()}
-        if is_dataclass(status)
-        else dict(status)
-    )

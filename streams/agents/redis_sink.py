@@ -149,7 +149,7 @@ class RedisSink:
             pipe.hmget(self.keys.counters, marks)
         return 1 + bool(marks)
 
-    async def write_alerts(self, records: list, firing: list, receivers: dict[str, dict]) -> bool:
+    async def write_alerts(self, records: list, firing: list, receivers: dict) -> bool:
         """The alert view in one round trip: every firing alert (the whole set, so a resolved one is gone), the
         new transitions into the history, each incident's latest record, the receivers' delivery status, and
         a change notice. Trimmed to the newest `ALERT_HISTORY_KEPT` transitions and `INCIDENTS_KEPT` incidents."""

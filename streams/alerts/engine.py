@@ -94,7 +94,6 @@ class AlertEngine:
     """The engine's whole state and its step. `apply` one signal at a time, in log order."""
 
     watch: WatchConfig
-    partitions: int
     brands: dict[str, BrandState] = field(default_factory=dict)
     watermarks: dict[int, int] = field(default_factory=dict)
     idle: dict[int, bool] = field(default_factory=dict)
@@ -553,8 +552,8 @@ class AlertEngine:
         )
 
     @classmethod
-    def restore(cls, watch: WatchConfig, partitions: int, data: bytes | None) -> AlertEngine:
-        engine = cls(watch, partitions)
+    def restore(cls, watch: WatchConfig, data: bytes | None) -> AlertEngine:
+        engine = cls(watch)
         if not data:
             return engine
         doc = orjson.loads(data)
@@ -618,8 +617,8 @@ def _load_brand(d: dict) -> BrandState:
     )
 
 
-def run_log(watch: WatchConfig, partitions: int, signals: Iterable[tuple[int, Signal]]) -> Iterator[Record]:
+def run_log(watch: WatchConfig, signals: Iterable[tuple[int, Signal]]) -> Iterator[Record]:
     """A backtest over the log: the records the engine gives for `(offset, signal)` pairs, exactly as live."""
-    engine = AlertEngine(watch, partitions)
+    engine = AlertEngine(watch)
     for offset, signal in signals:
         yield from engine.apply(signal, offset)

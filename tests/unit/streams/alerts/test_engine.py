@@ -63,7 +63,7 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 def records_of(watch, signals) -> list:
-    return list(run_log(watch, 1, signals))
+    return list(run_log(watch, signals))
 
 
 def test_a_calm_day_with_a_day_night_rhythm_fires_nothing(watch_config):
@@ -112,15 +112,15 @@ def test_the_log_gives_the_same_records_every_time_and_after_a_restart(watch_con
     once = records_of(watch_config, signals)
     assert once == records_of(watch_config, signals)
     cut = len(signals) // 2 + 7
-    first = AlertEngine(watch_config, 1)
+    first = AlertEngine(watch_config)
     out = [r for o, s in signals[:cut] for r in first.apply(s, o)]
-    restored = AlertEngine.restore(watch_config, 1, first.snapshot())
+    restored = AlertEngine.restore(watch_config, first.snapshot())
     out += [r for o, s in signals[cut - 20 :] for r in restored.apply(s, o)]  # read again from before the cut
     assert out == once
 
 
 def test_the_slowest_busy_partition_sets_event_time(watch_config):
-    engine = AlertEngine(watch_config, 3)
+    engine = AlertEngine(watch_config)
     engine.apply(Signal(raw_partition=0, last_offset=5, watermark_s=100), 0)
     engine.apply(Signal(raw_partition=1, last_offset=5, watermark_s=160), 1)
     engine.apply(Signal(raw_partition=2, last_offset=5, watermark_s=130), 2)
@@ -163,9 +163,9 @@ def test_share_of_voice_fires_when_a_competitor_takes_the_conversation(watch_con
     rates = [15] * (7 * 60) + [60] * 60 + [15] * 120
     signals = [(i, both(i, n, i)) for i, n in enumerate(rates)]
     out = records_of(watch, signals)
-    first = AlertEngine(watch, 1)
+    first = AlertEngine(watch)
     again = [r for o, s in signals[:450] for r in first.apply(s, o)]
-    restored = AlertEngine.restore(watch, 1, first.snapshot())
+    restored = AlertEngine.restore(watch, first.snapshot())
     assert again + [r for o, s in signals[450:] for r in restored.apply(s, o)] == out, "a restart changes nothing"
     fired = {(a.brand, a.rule) for a in out if isinstance(a, Alert) and a.status == "firing"}
     assert ("nordair", "share_of_voice") in fired
@@ -175,7 +175,7 @@ def test_share_of_voice_fires_when_a_competitor_takes_the_conversation(watch_con
 def test_an_incident_resolved_by_hand_resolves_its_alerts(watch_config):
     rng = random.Random(3)
     signals = stream(calm_day(rng, 6 * 60, peak=10) + [(80, 60)] * 5)
-    engine = AlertEngine(watch_config, 1)
+    engine = AlertEngine(watch_config)
     out = [r for o, s in signals for r in engine.apply(s, o)]
     incident = next(r for r in out if isinstance(r, Incident))
     assert engine.resolve_incident_by_hand("nordair", "nordair:1", "ana") == [], "another incident: nothing"

@@ -181,7 +181,7 @@ def test_the_breakdown_reads_the_records_the_pipeline_writes(bench_config):
         watermark_s=int(NOW.timestamp()),
         posts=(SignalPlanner(watch).notable(scored),),
     )
-    records = AlertEngine(watch, 4).apply(signal, 0)
+    records = AlertEngine(watch).apply(signal, 0)
     alerts = [r for r in records if type(r).__name__ == "Alert"]
     assert [a.labels.get("person") for a in alerts] == ["bench-person-3"]
     decided_at = NOW + timedelta(seconds=2)
