@@ -17,6 +17,9 @@ Layout under a prefix (default `lytte`):
 | `{p}:incidents` | hash | incident id -> its latest `schemas.alerts.Incident` JSON |
 | `{p}:incidents:index` | sorted set | incident ids scored by opening time; newest 100 kept (with their hash fields) |
 | `{p}:receivers` | hash | receiver name -> delivery status JSON (queued, disabled, last error) |
+| `{p}:acks` | hash | alert fingerprint or incident id -> the `schemas.alerts.Action` that acknowledged it |
+| `{p}:acks:index` | sorted set | acknowledged targets scored by the action's time; newest 500 kept |
+| `{p}:silences` | hash | silence id -> `schemas.alerts.Silence` JSON (ended by hand: removed; readers check ends_at) |
 
 Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
 rebuilt by replaying the log. A bucket is the merge of its partials (`schemas.records.merge_partials`).
@@ -68,6 +71,18 @@ class RedisKeys:
     @property
     def receivers(self) -> str:
         return f"{self.prefix}:receivers"
+
+    @property
+    def acks(self) -> str:
+        return f"{self.prefix}:acks"
+
+    @property
+    def acks_index(self) -> str:
+        return f"{self.prefix}:acks:index"
+
+    @property
+    def silences(self) -> str:
+        return f"{self.prefix}:silences"
 
     def buckets(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:buckets"

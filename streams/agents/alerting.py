@@ -197,7 +197,7 @@ class Alerting:
                 notifications += dispatcher.on_action(action, now)
             await self._submit(notifications)
         if out or parsed_actions:
-            await self._write_view(out)
+            await self._write_view(out + parsed_actions)
 
     async def _submit(self, notifications: list) -> None:
         for n in notifications:

@@ -24,6 +24,7 @@ REDIS_TIMEOUT_S = 2.0
 #: The alert view keeps this many transitions and incidents.
 ALERT_HISTORY_KEPT = 500
 INCIDENTS_KEPT = 100
+ACKS_KEPT = 500
 
 # A partial bucket (field "<epoch>:<raw partition>") and its minute in the index, trimmed to the newest N
 # minutes (every partition's partial of a dropped minute goes with it), in one atomic step.
@@ -151,9 +152,10 @@ class RedisSink:
 
     async def write_alerts(self, records: list, firing: list, receivers: dict) -> bool:
         """The alert view in one round trip: every firing alert (the whole set, so a resolved one is gone), the
-        new transitions into the history, each incident's latest record, the receivers' delivery status, and
-        a change notice. Trimmed to the newest `ALERT_HISTORY_KEPT` transitions and `INCIDENTS_KEPT` incidents."""
-        from schemas.alerts import Alert, Incident
+        new transitions into the history, each incident's latest record, the operators' acknowledgements and
+        silences, the receivers' delivery status, and a change notice per brand. Trimmed to the newest
+        `ALERT_HISTORY_KEPT` transitions, `INCIDENTS_KEPT` incidents and `ACKS_KEPT` acknowledgements."""
+        from schemas.alerts import Action, Alert, Incident
 
         k = self.keys
         pipe = self._redis.pipeline(transaction=True)
@@ -166,17 +168,26 @@ class RedisSink:
             elif isinstance(record, Incident):
                 pipe.hset(k.incidents, record.id, record.model_dump_json())
                 pipe.zadd(k.incidents_index, {record.id: record.opened_at.timestamp()})
+            elif isinstance(record, Action) and record.kind == "ack":
+                target = record.fingerprint or record.incident or ""
+                pipe.hset(k.acks, target, record.model_dump_json())
+                pipe.zadd(k.acks_index, {target: record.at.timestamp()})
+            elif isinstance(record, Action) and record.kind == "silence" and record.silence is not None:
+                pipe.hset(k.silences, record.silence.id, record.silence.model_dump_json())
+            elif isinstance(record, Action) and record.kind == "expire_silence" and record.silence_id:
+                pipe.hdel(k.silences, record.silence_id)
         pipe.zremrangebyrank(k.alerts_history, 0, -(ALERT_HISTORY_KEPT + 1))
         if receivers:
             pipe.hset(k.receivers, mapping={name: orjson.dumps(status) for name, status in receivers.items()})
         now_ms = int(time.time() * 1000)
-        for brand in sorted({r.brand for r in records}):
+        for brand in sorted({r.brand or "" for r in records}):
             pipe.publish(k.changes, orjson.dumps({"brand": brand, "alerts": True, "written_ms": now_ms}))
         await pipe.execute()
-        old = await self._redis.zrange(k.incidents_index, 0, -(INCIDENTS_KEPT + 1))
-        if old:
-            await self._redis.hdel(k.incidents, *old)
-            await self._redis.zrem(k.incidents_index, *old)
+        for data, index, kept in ((k.incidents, k.incidents_index, INCIDENTS_KEPT), (k.acks, k.acks_index, ACKS_KEPT)):
+            old = await self._redis.zrange(index, 0, -(kept + 1))
+            if old:
+                await self._redis.hdel(data, *old)
+                await self._redis.zrem(index, *old)
         return True
 
     async def write_watch(self, config: WatchConfig) -> bool:

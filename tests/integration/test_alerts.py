@@ -129,7 +129,7 @@ def engine_caught_up(settings, n_signals: int) -> bool:
 
 
 def test_operators_list_silence_resolve_and_acknowledge_from_the_cli(
-    services_settings, spawn, tmp_path, webhook_receiver
+    services_settings, spawn, tmp_path, webhook_receiver, redis_client
 ):
     from datetime import UTC, datetime
 
@@ -186,6 +186,9 @@ def test_operators_list_silence_resolve_and_acknowledge_from_the_cli(
     listed = orjson.loads(cli("list", "--json"))
     assert [a["labels"]["person"] for a in listed["firing"]] == ["travelwithtom"]
     assert incident["id"] in listed["acked"] and len(listed["silences"]) == 1
+    keys = RedisKeys(settings.redis_prefix)  # what the wall reads: the acknowledgement and the silence
+    assert orjson.loads(redis_client.hget(keys.acks, incident["id"]))["by"] == "ana"
+    assert [orjson.loads(v)["comment"] for v in redis_client.hvals(keys.silences)] == ["known outage"]
     worker.proc.terminate()
     assert worker.proc.wait(15) is not None, "a worker stops on SIGTERM (it once waited for the kill)"
 
