@@ -186,20 +186,19 @@ class Alerting:
         await self._write(out, failed)
         dispatcher, rebuilt = await self._dispatcher()
         if dispatcher is not None and not rebuilt:  # a rebuilt one has read these records from the topics
-            now = datetime.now(UTC)
-            notifications = []
-            for record in out:
-                if isinstance(record, Alert):
-                    notifications += dispatcher.on_alert(record, now)
-                elif isinstance(record, Incident):
-                    notifications += dispatcher.on_incident(record, now)
-            for action in parsed_actions:
-                notifications += dispatcher.on_action(action, now)
-            await self._submit(notifications)
+            await self._dispatch(lambda now: _feed(dispatcher, out, parsed_actions, now))
         if out or parsed_actions:
             await self._write_view(out + parsed_actions)
 
-    async def _submit(self, notifications: list) -> None:
+    async def _dispatch(self, decide: Callable[[datetime], list]) -> None:
+        """Submit what the dispatcher decides. If deciding fails, the dispatcher is dropped and rebuilt from the
+        topics at the next tick (the alerts, incidents and actions it missed are in them): the engine goes on."""
+        try:
+            notifications = decide(datetime.now(UTC))
+        except Exception as exc:
+            log.warning("alerting: the dispatcher failed (%s); rebuilding it from the topics", failure_reason(exc))
+            self.dispatcher = None
+            return
         for n in notifications:
             await self.sender.submit(n)
 
@@ -234,7 +233,7 @@ class Alerting:
         async with self._lock:
             dispatcher, _ = await self._dispatcher()
             if dispatcher is not None:
-                await self._submit(dispatcher.tick(datetime.now(UTC)))
+                await self._dispatch(dispatcher.tick)
             if self._snapshot_due():  # the last signals of a quiet spell are saved too
                 await self._write([])
 
@@ -243,3 +242,16 @@ class Alerting:
         await self._perform(
             "delivery", [self._send(name, delivery.webhook_id.encode(), delivery.model_dump_json().encode(), 0)]
         )
+
+
+def _feed(dispatcher: Dispatcher, records: list, actions: list[Action], now: datetime) -> list:
+    """The notifications a batch's alerts, incidents and actions make the dispatcher decide, in that order."""
+    notifications = []
+    for record in records:
+        if isinstance(record, Alert):
+            notifications += dispatcher.on_alert(record, now)
+        elif isinstance(record, Incident):
+            notifications += dispatcher.on_incident(record, now)
+    for action in actions:
+        notifications += dispatcher.on_action(action, now)
+    return notifications

@@ -293,7 +293,10 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
         sends += [changelog(buckets_table, k, None, _partition_of(k)) for k in expired_buckets]
         sends += [changelog(entries_table, k, None, delta_partition(k)) for e in expired_entries for k in e.deltas]
         sends += [changelog(counters_table, str(p), c.model_dump(), p) for p, c in writes.counters.items()]
-        sends += [signal(s) for s in signal_planner.signals(writes)]
+        signals, unsignalled = signal_planner.signals(writes)
+        sends += [signal(s) for s in signals]
+        by_offset = {(r.partition, r.offset): r for r in records} if unsignalled else {}
+        sends += [deadletter(Deadletter(by_offset[f.partition, f.offset], f.reason)) for f in unsignalled]
         await perform("batch", sends)
         for key, delta in deltas.values():
             apply_local(entries_table, key, delta)

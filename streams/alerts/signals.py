@@ -8,13 +8,15 @@ is, so that the engine never sees every post).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from schemas.alert_config import KeyPerson, Keyword
 from schemas.pipeline import PartitionCounters
 from schemas.records import PostKind, ScoredPost
 from schemas.signals import NotablePost, Share, Signal
 from schemas.watch import WatchConfig
 from streams.alerts.query import Query, parse_query
-from streams.core.batch import BatchWrites
+from streams.core.batch import BatchWrites, failure_reason
 
 #: characters of a notable post's text carried to the engine (evidence, notifications)
 NOTABLE_TEXT_CHARS = 280
@@ -64,9 +66,12 @@ class SignalPlanner:
             url=post.url,
         )
 
-    def signals(self, writes: BatchWrites) -> list[Signal]:
+    def signals(self, writes: BatchWrites) -> tuple[list[Signal], list[SignalFailure]]:
         """One Signal per raw partition of the batch, with that partition's partials, notable posts, shares,
-        counted offset and watermark (a batch of only unmatched posts still moves the engine's time)."""
+        counted offset and watermark (a batch of only unmatched posts still moves the engine's time); and the
+        posts whose part of a signal could not be made (the post itself is counted; the agent puts a copy in
+        the deadletter topic with the reason, and the batch goes on)."""
+        failures: list[SignalFailure] = []
         by_partition: dict[int, tuple[list, list, list]] = {p: ([], [], []) for p in writes.counters}
         for metrics in writes.metrics.values():
             if metrics.raw_partition in by_partition:
@@ -75,24 +80,42 @@ class SignalPlanner:
             p = event.evidence.raw_partition
             if p not in by_partition:
                 continue
-            notable = self.notable(event)
+            try:
+                notable, share = self.notable(event), self.share(event)
+            except Exception as exc:  # one post must never stop the partition
+                failures.append(SignalFailure(p, event.evidence.raw_offset, f"alert signal: {failure_reason(exc)}"))
+                continue
             if notable is not None:
                 by_partition[p][1].append(notable)
-            post = event.post
-            if post.kind in (PostKind.REPOST, PostKind.QUOTE) and post.referenced_id:
-                by_partition[p][2].append(
-                    Share(
-                        brand=event.brand,
-                        referenced_id=post.referenced_id,
-                        raw_offset=event.evidence.raw_offset,
-                        created_at=post.created_at,
-                        kind=post.kind,
-                    )
-                )
-        return [
+            if share is not None:
+                by_partition[p][2].append(share)
+        signals = [
             signal_of(p, writes.counters[p], partials, posts, shares)
             for p, (partials, posts, shares) in sorted(by_partition.items())
         ]
+        return signals, failures
+
+    @staticmethod
+    def share(event: ScoredPost) -> Share | None:
+        post = event.post
+        if post.kind not in (PostKind.REPOST, PostKind.QUOTE) or not post.referenced_id:
+            return None
+        return Share(
+            brand=event.brand,
+            referenced_id=post.referenced_id,
+            raw_offset=event.evidence.raw_offset,
+            created_at=post.created_at,
+            kind=post.kind,
+        )
+
+
+@dataclass(frozen=True)
+class SignalFailure:
+    """A counted post whose notable-post or share entry could not be made."""
+
+    partition: int
+    offset: int
+    reason: str
 
 
 def signal_of(partition: int, counters: PartitionCounters, partials=(), posts=(), shares=(), idle=False) -> Signal:
