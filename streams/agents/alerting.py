@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import faust
-import orjson
 
 from schemas.alerts import Action, Alert, Delivery, Incident
 from schemas.settings import Settings
@@ -34,6 +33,7 @@ from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.gaps import GapReader, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.alerts.dispatch import Dispatcher
+from streams.alerts.dispatch import rebuild as rebuild_dispatcher
 from streams.alerts.engine import AlertEngine
 from streams.core.batch import Deadletter, failure_reason
 from streams.core.log_record import LogRecord
@@ -66,7 +66,7 @@ class Alerting:
         view: ViewWriter,
         compaction: dict,
     ) -> None:
-        self.app, self.settings, self.watch = app, settings, watch
+        self.app, self.watch = app, watch
         self._send, self._deadletter, self._perform = send, deadletter, perform
         self._sink, self._view = sink, view
         prefix = settings.topic_prefix
@@ -100,8 +100,7 @@ class Alerting:
         return any(tp.topic == self.names[Topic.SIGNALS] for tp in self.app.consumer.assignment())
 
     async def _recovered(self) -> None:
-        data = self.table.data.get(ENGINE_KEY)
-        self.engine = AlertEngine.restore(self.watch, orjson.dumps(data) if data else None)
+        self.engine = AlertEngine.from_state(self.watch, self.table.data.get(ENGINE_KEY))
         self.dispatcher = None  # rebuilt from the topics on the next batch or tick
 
     async def _dispatcher(self) -> tuple[Dispatcher | None, bool]:
@@ -119,7 +118,7 @@ class Alerting:
             log.warning("alerting: the dispatcher cannot be rebuilt yet (%s); trying again", failure_reason(exc))
             return None, False
         sent = list({d.webhook_id: d.notification for d in deliveries if d.notification is not None}.values())
-        self.dispatcher = Dispatcher.rebuild(
+        self.dispatcher = rebuild_dispatcher(
             self.watch.alerts, alerts, actions, sent, datetime.now(UTC), incidents=incidents_
         )
         self.sender.resume(deliveries)
@@ -214,7 +213,7 @@ class Alerting:
         for record in out:
             topic = Topic.ALERTS if isinstance(record, Alert) else Topic.INCIDENTS
             sends.append(self._send(self.names[topic], record.brand.encode(), record.model_dump_json().encode(), 0))
-        snapshot = orjson.loads(self.engine.snapshot()) if out or self._snapshot_due() else None
+        snapshot = self.engine.state() if out or self._snapshot_due() else None
         if snapshot is not None:
             topic, key, value = changelog_record(self.table, ENGINE_KEY, snapshot)
             sends.append(self._send(topic, key, value, 0))

@@ -392,8 +392,7 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
 
     announced_idle: dict[int, int] = {}  # partition -> the last offset it was announced idle at (once each)
 
-    alerting = Alerting(app, settings, watch, send, deadletter, perform, sink, view, compaction)
-    app.alerting = alerting  # for tests and the bench
+    Alerting(app, settings, watch, send, deadletter, perform, sink, view, compaction)
 
     @app.task
     async def watchdog() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import orjson
 import redis.asyncio as aioredis
 
+from schemas.alerts import Action, Alert, Incident
 from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, ScoredPost
 from schemas.redis_keys import RedisKeys
@@ -155,8 +156,6 @@ class RedisSink:
         new transitions into the history, each incident's latest record, the operators' acknowledgements and
         silences, the receivers' delivery status, and a change notice per brand. Trimmed to the newest
         `ALERT_HISTORY_KEPT` transitions, `INCIDENTS_KEPT` incidents and `ACKS_KEPT` acknowledgements."""
-        from schemas.alerts import Action, Alert, Incident
-
         k = self.keys
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(k.alerts_firing)

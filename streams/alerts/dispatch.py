@@ -595,18 +595,6 @@ class Dispatcher:
     def restore(cls, config: AlertsConfig, snapshot: str | bytes) -> Dispatcher:
         return cls(config, DispatchState.model_validate_json(snapshot))
 
-    @classmethod
-    def rebuild(
-        cls,
-        config: AlertsConfig,
-        alerts: Iterable[Alert | tuple[Alert, datetime]],
-        actions: Iterable[Action],
-        sent: Iterable[Notification],
-        now: datetime,
-        incidents: Iterable[Incident | tuple[Incident, datetime]] = (),
-    ) -> Dispatcher:
-        return rebuild(config, alerts, actions, sent, now, incidents)
-
 
 # ---- restart from the records ----------------------------------------------------------------------------------
 

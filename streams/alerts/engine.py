@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from schemas.alert_config import KeyPerson, Keyword, NegativeSurge, ShareOfVoice, Viral, VolumeSpike
-from schemas.alerts import AlertEvidence, EvidenceBucket, Severity
+from schemas.alerts import AlertEvidence, EvidenceBucket, Severity, fingerprint
 from schemas.records import BucketMetrics, TopPost, merge_partials, rank_top_posts
 from schemas.signals import NotablePost, Share, Signal
 from schemas.watch import WatchConfig
@@ -422,9 +422,7 @@ class AlertEngine:
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def _fingerprint(self, brand: str, rule: str, severity: Severity, extra: tuple) -> str:
-        from schemas.alerts import fingerprint
-
-        return fingerprint({"alertname": rule, "brand": brand, "severity": severity.value, **dict(extra)})
+        return fingerprint(lifecycle.labels_for(rule, brand, severity, extra))
 
     def _fire(self, name: str, condition: Condition, at: datetime) -> list[Record]:
         brand = self.brands[name]
@@ -537,26 +535,30 @@ class AlertEngine:
 
     # ---- persistence ----------------------------------------------------------------------------------
 
+    def state(self) -> dict:
+        """The whole state as JSON values, string keys only (the engine's changelog entry); `from_state` reads
+        it back."""
+        return {
+            "watermarks": _str_keys(self.watermarks),
+            "idle": _str_keys(self.idle),
+            "high_water": _str_keys(self.high_water),
+            "closed_through": self.closed_through,
+            "applied_offset": self.applied_offset,
+            "brands": {name: _dump_brand(b) for name, b in self.brands.items()},
+        }
+
     def snapshot(self) -> bytes:
-        """The whole state as JSON (the engine's changelog entry); `restore` reads it back."""
-        return orjson.dumps(
-            {
-                "watermarks": self.watermarks,
-                "idle": self.idle,
-                "high_water": self.high_water,
-                "closed_through": self.closed_through,
-                "applied_offset": self.applied_offset,
-                "brands": {name: _dump_brand(b) for name, b in self.brands.items()},
-            },
-            option=orjson.OPT_NON_STR_KEYS,
-        )
+        return orjson.dumps(self.state())
 
     @classmethod
     def restore(cls, watch: WatchConfig, data: bytes | None) -> AlertEngine:
+        return cls.from_state(watch, orjson.loads(data) if data else None)
+
+    @classmethod
+    def from_state(cls, watch: WatchConfig, doc: dict | None) -> AlertEngine:
         engine = cls(watch)
-        if not data:
+        if not doc:
             return engine
-        doc = orjson.loads(data)
         engine.watermarks = {int(k): v for k, v in doc["watermarks"].items()}
         engine.idle = {int(k): v for k, v in doc["idle"].items()}
         engine.high_water = {int(k): v for k, v in doc["high_water"].items()}
@@ -583,14 +585,18 @@ def _one_line(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _str_keys(d: dict) -> dict:
+    return {str(k): v for k, v in d.items()}
+
+
 def _dump_brand(b: BrandState) -> dict:
     return {
-        "open": {m: {p: v.model_dump(mode="json") for p, v in parts.items()} for m, parts in b.open.items()},
-        "closed": {m: v.model_dump(mode="json") for m, v in b.closed.items()},
+        "open": {str(m): {str(p): v.model_dump(mode="json") for p, v in parts.items()} for m, parts in b.open.items()},
+        "closed": {str(m): v.model_dump(mode="json") for m, v in b.closed.items()},
         "detectors": {k: v.model_dump(mode="json") for k, v in b.detectors.items()},
         "last_seen": b.last_seen,
         "keyword_hits": b.keyword_hits,
-        "shares": b.shares,
+        "shares": {ref: _str_keys(counts) for ref, counts in b.shares.items()},
         "notable": {k: v.model_dump(mode="json") for k, v in b.notable.items()},
         "alerts": b.alerts.model_dump(mode="json"),
         "incident": b.incident.model_dump(mode="json"),

@@ -67,10 +67,17 @@ def labels_of(c: Condition) -> dict[str, str]:
     "ingrid_news"}. An extra label named alertname, brand or severity raises ValueError (it would change the
     alert's identity behind the rule's back).
     """
-    labels = {"alertname": c.rule, "brand": c.brand, "severity": Severity(c.severity).value}
-    for name, value in c.extra_labels:
+    return labels_for(c.rule, c.brand, c.severity, c.extra_labels)
+
+
+def labels_for(rule: str, brand: str, severity: Severity, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """`labels_of` from its parts, for a rule that needs an alert's identity before it has its evidence:
+    ("viral", "nordair", WARNING, (("post", "x:1"),)) -> {"alertname": "viral", "brand": "nordair", "severity":
+    "warning", "post": "x:1"}."""
+    labels = {"alertname": rule, "brand": brand, "severity": Severity(severity).value}
+    for name, value in extra:
         if name in RESERVED_LABELS:
-            raise ValueError(f"rule {c.rule}: extra label {name!r} is reserved (alertname, brand and severity are set)")
+            raise ValueError(f"rule {rule}: extra label {name!r} is reserved (alertname, brand and severity are set)")
         labels[name] = value
     return labels
 
