@@ -7,9 +7,9 @@ alerts and incidents on event time, `streams.alerts.dispatch.Dispatcher` decides
 clock, `streams.notify.sender.Sender` delivers them, recording every step on `lytte.deliveries`.
 
 Durability:
-- the engine's state is saved in its table (`alert-engine`, key "engine") with the last signals offset
-  it applied; after a restart, the signals between that offset and where faust resumes are read from the
-  log (`fill_gaps`), so every signal is applied exactly once;
+- the engine's state is saved in its table (`alert-engine`, compressed chunks: `engine_snapshot`) with the
+  last signals offset it applied; after a restart, the signals between that offset and where faust resumes
+  are read from the log (`fill_gaps`), so every signal is applied exactly once;
 - the dispatcher's state is rebuilt from the alerts, actions and deliveries topics when the worker takes
   the partition over; pending deliveries resume with their webhook ids.
 """
@@ -29,6 +29,7 @@ from schemas.settings import Settings
 from schemas.signals import Signal
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
+from streams.agents import engine_snapshot
 from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.gaps import GapReader, fill_gaps
 from streams.agents.redis_sink import RedisSink, ViewWriter
@@ -41,7 +42,6 @@ from streams.notify.sender import Sender
 
 log = logging.getLogger(__name__)
 
-ENGINE_KEY = "engine"
 #: the engine's state is saved at most this often (and whenever it changed an alert)
 SNAPSHOT_EVERY_S = 5.0
 #: the dispatcher's clock
@@ -81,7 +81,7 @@ class Alerting:
         self.dispatcher: Dispatcher | None = None
         self.sender = Sender(watch.alerts, self._record_delivery, external_url=watch.alerts.external_url)
         self.reader = GapReader(settings.bootstrap)
-        self._saved_at, self._saved_offset = 0.0, -1
+        self._saved_at, self._saved_offset, self._generation = 0.0, -1, -1
         self._lock = asyncio.Lock()
         self.table.on_recover(self._recovered)
         app.agent(self.topic, name="alert-engine")(self._agent)
@@ -100,7 +100,8 @@ class Alerting:
         return any(tp.topic == self.names[Topic.SIGNALS] for tp in self.app.consumer.assignment())
 
     async def _recovered(self) -> None:
-        self.engine = AlertEngine.from_state(self.watch, self.table.data.get(ENGINE_KEY))
+        state, self._generation = engine_snapshot.decode(self.table.data)
+        self.engine = AlertEngine.from_state(self.watch, state)
         self.dispatcher = None  # rebuilt from the topics on the next batch or tick
 
     async def _dispatcher(self) -> tuple[Dispatcher | None, bool]:
@@ -213,15 +214,18 @@ class Alerting:
         for record in out:
             topic = Topic.ALERTS if isinstance(record, Alert) else Topic.INCIDENTS
             sends.append(self._send(self.names[topic], record.brand.encode(), record.model_dump_json().encode(), 0))
-        snapshot = self.engine.state() if out or self._snapshot_due() else None
-        if snapshot is not None:
-            topic, key, value = changelog_record(self.table, ENGINE_KEY, snapshot)
-            sends.append(self._send(topic, key, value, 0))
+        saving = bool(out) or self._snapshot_due()
+        writes = engine_snapshot.encode(self.engine.state(), self._generation + 1, self.table.data) if saving else []
+        for key, value in writes:
+            topic, key_bytes, value_bytes = changelog_record(self.table, key, value)
+            sends.append(self._send(topic, key_bytes, value_bytes, 0))
         if sends:
             await self._perform("alerts", sends)
-        if snapshot is not None:
-            apply_local(self.table, ENGINE_KEY, snapshot)
-            self._saved_at, self._saved_offset = time.monotonic(), snapshot["applied_offset"]
+        if saving:
+            for key, value in writes:
+                apply_local(self.table, key, value)
+            self._generation += 1
+            self._saved_at, self._saved_offset = time.monotonic(), self.engine.applied_offset
 
     def _snapshot_due(self) -> bool:
         return self.engine.applied_offset > self._saved_offset and time.monotonic() - self._saved_at >= SNAPSHOT_EVERY_S

@@ -56,6 +56,8 @@ PEEK_MAX_OPEN = 4
 #: posts shown as an alert's evidence
 EVIDENCE_TOP_POSTS = 5
 EVIDENCE_POST_IDS = 50
+#: characters of a top post's text the engine keeps for evidence (the wall reads whole posts from the metrics)
+EVIDENCE_TEXT_CHARS = 280
 #: amplification: a window whose reposts are at least this share of its posts, by at most this many
 #: distinct authors per post, reads as amplified by few accounts
 AMPLIFIED_REPOST_SHARE = 0.6
@@ -106,7 +108,16 @@ class AlertEngine:
         self._competitors = [c.id for c in self.watch.competitors]
         for brand in self._rules:
             self.brands.setdefault(brand, BrandState())
-        self._history = max([self._window_minutes(r) for rules in self._rules.values() for r in rules.values()] + [60])
+        # closed minutes are kept for the evidence of the longest spike window (per-post rules keep marks instead)
+        self._history = max(
+            [
+                spike.intervals(r.window_minutes, 60)
+                for rules in self._rules.values()
+                for r in rules.values()
+                if isinstance(r, VolumeSpike)
+            ]
+            + [1]
+        )
 
     # ---- time -----------------------------------------------------------------------------------------
 
@@ -143,7 +154,7 @@ class AlertEngine:
             if self.closed_through is not None and minute <= self.closed_through:
                 self._late(brand, minute, partial)
                 continue
-            brand.open.setdefault(minute, {})[p] = partial
+            brand.open.setdefault(minute, {})[p] = _lean(partial)
             touched.add(partial.brand)
         fresh = self.high_water.get(p, -1)
         for post in signal.posts:
@@ -161,7 +172,7 @@ class AlertEngine:
     def _late(self, brand: BrandState, minute: int, partial: BucketMetrics) -> None:
         """A partial of a minute already closed: the wall shows it; the rules have decided that minute."""
         if minute in brand.closed:
-            brand.closed[minute] = merge_partials([brand.closed[minute], partial])[0]
+            brand.closed[minute] = merge_partials([brand.closed[minute], _lean(partial)])[0]
 
     # ---- closed minutes -------------------------------------------------------------------------------
 
@@ -303,9 +314,6 @@ class AlertEngine:
         if decision.transition == "resolve":
             return self._resolve(name, fp, at)
         return []
-
-    def _window_minutes(self, settings: Any) -> int:
-        return int(getattr(settings, "window_minutes", 0) or getattr(settings, "quiet_minutes", 0) or 0)
 
     # ---- per-post rules -------------------------------------------------------------------------------
 
@@ -578,6 +586,14 @@ def amplification(posts: int, reposts: int, authors: int) -> str:
     if reposts / posts >= AMPLIFIED_REPOST_SHARE and authors / posts <= AMPLIFIED_AUTHORS_PER_POST:
         return "amplified"
     return "organic"
+
+
+def _lean(partial: BucketMetrics) -> BucketMetrics:
+    """A partial as the engine keeps it: top posts' text cut to what evidence shows (the state stays small)."""
+    if all(len(t.text) <= EVIDENCE_TEXT_CHARS for t in partial.top_posts):
+        return partial
+    top = tuple(t.model_copy(update={"text": _one_line(t.text, EVIDENCE_TEXT_CHARS)}) for t in partial.top_posts)
+    return partial.model_copy(update={"top_posts": top})
 
 
 def _one_line(text: str, limit: int) -> str:

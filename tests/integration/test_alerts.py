@@ -122,10 +122,14 @@ def test_a_calm_day_with_a_day_night_rhythm_fires_nothing(
 
 
 def engine_caught_up(settings, n_signals: int) -> bool:
-    """The engine's saved state has applied the last signal (its changelog's latest record says so)."""
-    changelog = f"{settings.app_id}-alert-engine-changelog"
-    latest = read_topic(settings, changelog)
-    return bool(latest) and orjson.loads(latest[-1].value)["applied_offset"] >= n_signals - 1
+    """The engine's saved state (the newest complete save in its changelog) has applied the last signal."""
+    from streams.agents import engine_snapshot
+
+    table = {}
+    for record in read_topic(settings, f"{settings.app_id}-alert-engine-changelog"):
+        table[orjson.loads(record.key)] = None if record.value is None else orjson.loads(record.value)
+    state, _ = engine_snapshot.decode({k: v for k, v in table.items() if v is not None})
+    return state is not None and state["applied_offset"] >= n_signals - 1
 
 
 def test_operators_list_silence_resolve_and_acknowledge_from_the_cli(
