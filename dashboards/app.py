@@ -1,76 +1,85 @@
-"""The Dash app: pages, the live-change stream (server-sent events from Redis pub/sub), and the server."""
+"""The Dash app: the shell every page shares (navigation, who is logged in, the live tick), the pages, the
+live push route (server-sent events from Redis pub/sub) and the health probe."""
 
 from __future__ import annotations
 
-import time
-
 import dash
-import orjson
-from dash import Dash, html
+from dash import Dash, Input, Output, clientside_callback, dcc, html
 from flask import Response
 
-from dashboards import live
+from dashboards import auth, health_data, ids, live
 from dashboards.data import LiveView
+from dashboards.live_stream import ChangeHub, stream_response
 from schemas.settings import Settings
 
-#: The browser gets at most this many change notices a second, however fast the workers write.
-NOTICES_PER_SECOND = 4
-KEEPALIVE_S = 15.0
+PAGES = (("/", "Wall"), ("/alerts", "Alerts"), ("/health", "Health"))
 
 
-def _change_stream(view: LiveView):
-    pubsub = view.changes()
-    try:
-        yield "retry: 2000\n\n"
-        pending: set[str] = set()
-        last_sent = 0.0
-        while True:
-            message = pubsub.get_message(timeout=1.0 / NOTICES_PER_SECOND)
-            while message is not None:
-                pending.add(orjson.loads(message["data"])["brand"])
-                message = pubsub.get_message(timeout=0)
-            now = time.monotonic()
-            if pending and now - last_sent >= 1.0 / NOTICES_PER_SECOND:
-                yield f"data: {orjson.dumps({'brands': sorted(pending)}).decode()}\n\n"
-                pending.clear()
-                last_sent = now
-            elif now - last_sent >= KEEPALIVE_S:
-                yield ": keepalive\n\n"
-                last_sent = now
-    finally:
-        pubsub.close()
+def shell() -> html.Div:
+    """The frame around every page, built per request (it names the user). In kiosk mode (`?kiosk=1`) the
+    navigation hides and the page has the whole screen."""
+    user = auth.current_user()
+    who = [html.Span("auth off: anyone can see and act", className="nav-authoff")] if not auth.enabled() else []
+    if user is not None and auth.enabled():
+        who = [html.Span(f"{user.name} · {user.role}", className="nav-user"), html.A("log out", href="/logout")]
+    return html.Div(
+        [
+            dcc.Location(id=ids.URL),
+            dcc.Store(id=ids.LIVE_TICK),
+            html.Nav(
+                [html.Span("lytte", className="nav-brand")]
+                + [html.A(name, href=path, className="nav-link") for path, name in PAGES]
+                + [html.Div(who, className="nav-who")],
+                className="nav",
+            ),
+            dash.page_container,
+        ],
+        id=ids.SHELL,
+        className="lytte",
+    )
+
+
+clientside_callback(
+    "function (search) { return new URLSearchParams(search || '').get('kiosk') === '1' ? 'lytte kiosk' : 'lytte'; }",
+    Output(ids.SHELL, "className"),
+    Input(ids.URL, "search"),
+)
 
 
 def create_app(settings: Settings | None = None, view: LiveView | None = None) -> Dash:
     settings = settings or Settings()
     live.view = view or LiveView(settings)
+    live.settings = settings
+    health_data.install(settings, live.view.raw)
     app = Dash(
         __name__,
         use_pages=True,
         pages_folder="",
         title="lytte",
         update_title=None,  # no "Updating..." flashing in the tab of a wall screen
+        suppress_callback_exceptions=True,  # each page's callbacks exist while another page is shown
     )
-    from dashboards.pages import wall  # noqa: F401  (registers the page and its callbacks)
+    from dashboards.pages import alerts, health, wall  # noqa: F401  (register the pages and their callbacks)
 
-    app.layout = html.Div([dash.page_container], className="lytte")
+    app.layout = shell
+
+    # one Redis subscription for every open screen, at most dashboard_max_streams of them (503 beyond)
+    hub = ChangeHub.for_view(live.view, settings.dashboard_max_streams)
 
     @app.server.route("/live/changes")
     def live_changes() -> Response:
-        return Response(
-            _change_stream(live.view),
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return stream_response(hub)
 
     @app.server.route("/healthz")
     def healthz() -> Response:
         live.view.redis.ping()
         return Response("ok\n", mimetype="text/plain")
 
+    auth.install(app, settings)
     return app
 
 
 def run(settings: Settings) -> None:
-    app = create_app(settings)
-    app.run(host=settings.dashboard_host, port=settings.dashboard_port, debug=False, threaded=True)
+    from dashboards.serve import serve  # gunicorn: one worker process, dashboard_threads threads
+
+    serve(settings)

@@ -1,72 +1,101 @@
-"""Pure functions from live-view data to numbers and figures; no Redis, no Dash callbacks."""
+"""The tile charts as Plotly figures, and the patches that update them in place.
+
+Charts on a wall carry no text of their own (Plotly sizes text in pixels, which is unreadable on a 4K screen
+from 5 m): the tile labels them in HTML, sized with the screen. Each figure has a fixed number of points (60
+minutes, 48 half hours), so a screen that runs for a week redraws the same amount every time: the wall
+sends a `Patch` of the arrays, never a growing series.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import plotly.graph_objects as go
+from dash import Patch
 
-from schemas.records import BucketMetrics
+from dashboards.wall_model import DAY_SLOT_MINUTES, DaySeries, HourSeries
 
-NEGATIVE_FLAG_AT = -0.25  # net sentiment over the last few minutes at or below this flags the tile
-
-
-@dataclass(frozen=True)
-class TileSummary:
-    posts: int
-    net_sentiment: float  # (positive - negative) / posts over the window, in [-1, 1]
-    recent_net: float
-    recent_posts: int
-    reach: int
-
-    @property
-    def flagged(self) -> bool:
-        return self.recent_posts >= 5 and self.recent_net <= NEGATIVE_FLAG_AT
+WRITTEN = "#5b8def"
+REPOSTS = "#8a6fd1"
+NEGATIVE = "#ff6b6b"
+MARK = "#ffb020"
+DAY = "#4a6fa5"
 
 
-def window(buckets: list[BucketMetrics], now: datetime, minutes: int) -> list[BucketMetrics]:
-    since = now - timedelta(minutes=minutes)
-    return [b for b in buckets if b.bucket_start > since]
-
-
-def _net(buckets: list[BucketMetrics]) -> tuple[int, float]:
-    posts = sum(b.posts for b in buckets)
-    if not posts:
-        return 0, 0.0
-    return posts, (sum(b.positive for b in buckets) - sum(b.negative for b in buckets)) / posts
-
-
-def summarize(buckets: list[BucketMetrics], now: datetime, recent_minutes: int = 5) -> TileSummary:
-    """Scenario: buckets in the last hour with 10 posts (6 positive, 1 negative), of which the last five
-    minutes hold 4 posts (all negative) -> posts=10, net_sentiment=0.5, recent_net=-1.0, recent_posts=4,
-    flagged=False (too few recent posts to flag)."""
-    hour = window(buckets, now, 60)
-    posts, net = _net(hour)
-    recent_posts, recent_net = _net(window(hour, now, recent_minutes))
-    return TileSummary(posts, net, recent_net, recent_posts, sum(b.reach for b in hour))
-
-
-def volume_figure(buckets: list[BucketMetrics], now: datetime) -> go.Figure:
-    """Per-minute posts over the last hour, negative posts drawn over them in red."""
-    hour = window(buckets, now, 60)
-    x = [b.bucket_start for b in hour]
-    fig = go.Figure(
-        [
-            go.Bar(x=x, y=[b.posts for b in hour], name="posts", marker_color="#5b8def"),
-            go.Bar(x=x, y=[b.negative for b in hour], name="negative", marker_color="#e5484d"),
-        ]
-    )
+def _base_layout(fig: go.Figure) -> None:
     fig.update_layout(
-        barmode="overlay",
         showlegend=False,
-        margin=dict(l=8, r=8, t=4, b=20),
-        height=110,
+        margin=dict(l=0, r=0, t=0, b=0),
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(color="#c9d1d9", size=11),
-        xaxis=dict(range=[now - timedelta(minutes=60), now], showgrid=False, tickformat="%H:%M", nticks=7),
-        yaxis=dict(showgrid=False, rangemode="tozero"),
+        bargap=0.12,
+        xaxis=dict(visible=False, fixedrange=True),
+        yaxis=dict(visible=False, fixedrange=True, rangemode="tozero"),
         transition={"duration": 0},
+        autosize=True,
     )
+
+
+def _marks(series: HourSeries) -> list[dict]:
+    return [
+        dict(type="line", xref="x", yref="paper", x0=t, x1=t, y0=0, y1=1, line=dict(color=MARK, width=3, dash="dot"))
+        for t in series.alert_marks
+    ]
+
+
+def _hour_range(series: HourSeries) -> list:
+    return [series.minutes[0] - timedelta(seconds=30), series.minutes[-1] + timedelta(seconds=30)]
+
+
+def hour_figure(series: HourSeries) -> go.Figure:
+    """The last hour per minute: posts written (blue) and reposted (violet) stacked, negative posts as a red
+    line over them, and a dotted amber line where an alert fired."""
+    x = list(series.minutes)
+    fig = go.Figure(
+        [
+            go.Bar(x=x, y=list(series.written), name="written", marker_color=WRITTEN, marker_line_width=0),
+            go.Bar(x=x, y=list(series.reposts), name="reposts", marker_color=REPOSTS, marker_line_width=0),
+            go.Scatter(x=x, y=list(series.negative), name="negative", mode="lines", line=dict(color=NEGATIVE, width=3)),
+        ]
+    )
+    _base_layout(fig)
+    fig.update_layout(barmode="stack", shapes=_marks(series), xaxis_range=_hour_range(series))
     return fig
+
+
+def hour_patch(series: HourSeries) -> Patch:
+    """The same as `hour_figure`, as an in-place update of its arrays, marks and range."""
+    p = Patch()
+    x = list(series.minutes)
+    for i, y in enumerate((series.written, series.reposts, series.negative)):
+        p["data"][i]["x"] = x
+        p["data"][i]["y"] = list(y)
+    p["layout"]["shapes"] = _marks(series)
+    p["layout"]["xaxis"]["range"] = _hour_range(series)
+    return p
+
+
+def day_figure(series: DaySeries) -> go.Figure:
+    """The last 24 hours in half hours: posts, with the negative ones over them in red."""
+    x = list(series.slots)
+    fig = go.Figure(
+        [
+            go.Bar(x=x, y=list(series.posts), name="posts", marker_color=DAY, marker_line_width=0),
+            go.Bar(x=x, y=list(series.negative), name="negative", marker_color=NEGATIVE, marker_line_width=0),
+        ]
+    )
+    _base_layout(fig)
+    half = timedelta(minutes=DAY_SLOT_MINUTES / 2)
+    fig.update_layout(barmode="overlay", xaxis_range=[x[0] - half, x[-1] + half])
+    return fig
+
+
+def day_patch(series: DaySeries) -> Patch:
+    p = Patch()
+    x = list(series.slots)
+    half = timedelta(minutes=DAY_SLOT_MINUTES / 2)
+    for i, y in enumerate((series.posts, series.negative)):
+        p["data"][i]["x"] = x
+        p["data"][i]["y"] = list(y)
+    p["layout"]["xaxis"]["range"] = [x[0] - half, x[-1] + half]
+    return p

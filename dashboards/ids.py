@@ -7,5 +7,23 @@ WALL_COUNTERS = "wall-counters"
 WALL_FRESHNESS = "wall-freshness"
 
 
-def tile(brand: str) -> str:
-    return f"tile-{brand}"
+SHELL = "shell"
+URL = "url"
+
+WALL_CLOCK = "wall-clock"
+WALL_BANNER = "wall-banner"
+WALL_SHOWN = "wall-shown"
+WALL_DIGESTS = "wall-digests"
+WALL_QUERY = "wall-query"
+ROTATE_TICK = "rotate-tick"
+CLOCK_TICK = "clock-tick"
+
+# pattern-matching ids of a tile's parts: {"type": <part>, "brand": <brand id>}
+TILE = "wall-tile"
+TILE_BODY = "wall-tile-body"
+TILE_HOUR = "wall-tile-hour"
+TILE_DAY = "wall-tile-day"
+
+
+def tile_part(part: str, brand: str) -> dict:
+    return {"type": part, "brand": brand}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt
 
@@ -24,6 +24,11 @@ MAX_TEXT_CHARS = 25_000
 MAX_FOLLOWERS = 10_000_000_000
 #: Likes, reposts, replies and quotes of one post.
 MAX_ENGAGEMENT = 10_000_000_000
+#: A longer "word" is a code, a URL fragment or junk (and would bloat every bucket record it lands in).
+MAX_TERM_CHARS = 40
+#: How many terms and hashtags a bucket keeps (a partial and a merged bucket alike).
+TERMS_KEPT = 24
+HASHTAGS_KEPT = 12
 
 Followers = Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)]
 EngagementCount = Annotated[int, Field(ge=0, le=MAX_ENGAGEMENT)]
@@ -151,6 +156,18 @@ class TopPost(Record):
     url: str | None = None
 
 
+class TermCount(NamedTuple):
+    """A term ("delay") or hashtag ("#fail") and the posts of a bucket that contain it; JSON `["delay", 5]`.
+
+    A partial counts with the Space-Saving algorithm (`streams.core.terms.space_saving`): while a partial has
+    seen no more distinct terms than it keeps, its counts are exact; after that a count is an upper bound
+    (a term that took the place of an evicted one starts from the evicted count), and a term that makes more
+    than 1/K of all the term occurrences the partial counted (K entries kept) is sure to be among them."""
+
+    term: Annotated[str, Field(min_length=1, max_length=MAX_TERM_CHARS + 1)]  # + 1: a hashtag's "#"
+    count: NonNegativeInt
+
+
 class BucketMetrics(Record):
     """One brand's one-minute bucket of event time, as counted from one `posts.raw` partition (a partial,
     `raw_partition` set) or from all of them (merged, `raw_partition` None). Key on `lytte.metrics`: `brand`;
@@ -158,7 +175,10 @@ class BucketMetrics(Record):
     the merge of its partials (`merge_partials`).
 
     Partials add up exactly: a post is counted in the partition its author's posts go to (`Post.raw_key`),
-    so no post and no author is counted in two partials."""
+    so no post and no author is counted in two partials. The top terms and hashtags are the exception: each
+    partial keeps its top few, so their merge is approximate (`top_terms`).
+
+    `terms` and `hashtags` came after version 2 was out: a record without them reads as one with none."""
 
     schema_version: Literal[2] = BUCKET_METRICS_SCHEMA_VERSION
     brand: str
@@ -177,6 +197,8 @@ class BucketMetrics(Record):
     unique_authors: NonNegativeInt = 0
     key_person_posts: NonNegativeInt = 0
     top_posts: tuple[TopPost, ...] = ()
+    terms: tuple[TermCount, ...] = ()  # ranked by `rank_terms`, at most TERMS_KEPT
+    hashtags: tuple[TermCount, ...] = ()  # ranked by `rank_terms`, at most HASHTAGS_KEPT
 
     @property
     def mean_compound(self) -> float:
@@ -209,13 +231,42 @@ def rank_top_posts(posts: Iterable[TopPost], keep: int) -> tuple[TopPost, ...]:
     return tuple(sorted(posts, key=lambda t: (-t.reach, t.post_id))[:keep])
 
 
+def rank_terms(counts: Iterable[tuple[str, int]], keep: int) -> tuple[TermCount, ...]:
+    """The `keep` (term, count) pairs of highest count, ties by term: [("gate", 2), ("delay", 5), ("crew",
+    2)], keep 2 -> (TermCount("delay", 5), TermCount("crew", 2)). Every bucket stores its terms in this order,
+    so the same counts always make the same record."""
+    ranked = sorted(counts, key=_term_rank)[:keep] if keep > 0 else []
+    return tuple(TermCount(term, count) for term, count in ranked)
+
+
+def _term_rank(term_count: tuple[str, int]) -> tuple[int, str]:
+    return -term_count[1], term_count[0]
+
+
+def top_terms(term_lists: Iterable[Iterable[TermCount]], keep: int) -> tuple[TermCount, ...]:
+    """The counts of the same term summed over buckets (the partials of a minute, or the minutes of a window),
+    then the `keep` highest (`rank_terms`).
+
+    Approximate when the buckets were cut: each kept only its top few, so a term cut from one bucket is
+    summed without its count there. Scenario, 2 kept: partition 0 keeps delay 5, refund 4 (and cut crew 3),
+    partition 1 keeps crew 4, gate 4 -> (delay 5, crew 4), though crew was in 7 posts and delay in 5. Buckets
+    that kept every term they saw merge exactly.
+    """
+    totals: dict[str, int] = {}
+    for counts in term_lists:
+        for term, count in counts:
+            totals[term] = totals.get(term, 0) + count
+    return rank_terms(totals.items(), keep)
+
+
 def merge_partials(partials: Iterable[BucketMetrics]) -> list[BucketMetrics]:
     """One bucket per (brand, bucket_start) from its partials, sorted by bucket_start then brand.
 
     Scenario: nordair 10:42 from partition 0 (posts=3, unique_authors=2, top post reach 900) and from
     partition 3 (posts=1, unique_authors=1, top post reach 5,000) -> one nordair 10:42 bucket with posts=4,
     unique_authors=3, raw_partition None and the reach-5,000 post first. Each partial keeps its top N, so the
-    merged top N is exact. A merged bucket given again merges to itself.
+    merged top N is exact. Terms and hashtags are summed per term and the top kept (`top_terms`: approximate
+    once a partial has cut some). A merged bucket given again merges to itself.
     """
     groups: dict[tuple[str, datetime], list[BucketMetrics]] = {}
     for partial in partials:
@@ -225,7 +276,11 @@ def merge_partials(partials: Iterable[BucketMetrics]) -> list[BucketMetrics]:
         totals = {name: sum(getattr(m, name) for m in group) for name in _SUMMED}
         keep = max(len(m.top_posts) for m in group)
         top = rank_top_posts((t for m in group for t in m.top_posts), keep)
-        merged.append(BucketMetrics(brand=brand, bucket_start=start, **totals, top_posts=top))
+        terms = top_terms((m.terms for m in group), TERMS_KEPT)
+        hashtags = top_terms((m.hashtags for m in group), HASHTAGS_KEPT)
+        merged.append(
+            BucketMetrics(brand=brand, bucket_start=start, **totals, top_posts=top, terms=terms, hashtags=hashtags)
+        )
     return merged
 
 

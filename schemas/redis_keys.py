@@ -7,10 +7,14 @@ Layout under a prefix (default `lytte`):
 | `{p}:watch` | string | the watch configuration the workers run with (JSON) |
 | `{p}:brand:{brand}:buckets` | hash | `<epoch>:<raw partition>` -> partial BucketMetrics JSON; newest N minutes |
 | `{p}:brand:{brand}:bucket_index` | sorted set | bucket start epochs, to trim the hash to the newest N minutes |
+| `{p}:versions` | hash | brand -> a token new with every write of its buckets (readers re-read what changed) |
+| `{p}:brand:{brand}:day` | hash | `<epoch>:<raw partition>` -> the partial's counts only (`day_counts`); newest day |
+| `{p}:brand:{brand}:day_index` | sorted set | minute epochs of the day hash, to trim it |
 | `{p}:brand:{brand}:latest` | sorted set | latest post JSON scored by created_at; newest M kept |
 | `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
 | `{p}:changes` | pub/sub channel | per batch and brand (brand, buckets, raw_timestamps_ms) or alert change |
+| `{p}:sources` | hash | source name -> JSON report: state, last_event_ms, events_per_min, reconnects, gaps |
 | `{p}:services` | hash | service name -> JSON `streams.local.supervise.record`: state, pid, restarts, ... |
 | `{p}:alerts:firing` | hash | fingerprint -> firing `schemas.alerts.Alert` JSON (every firing alert, rewritten whole) |
 | `{p}:alerts:history` | sorted set | Alert transition JSON scored by event time; newest 500 kept |
@@ -26,6 +30,10 @@ rebuilt by replaying the log. A bucket is the merge of its partials (`schemas.re
 """
 
 from dataclasses import dataclass
+
+#: the counts of a partial kept in the day hash, in this order (the bucket's other fields stay in the
+#: shorter buckets hash)
+DAY_FIELDS = ("posts", "originals", "reposts", "quotes", "replies", "negative", "positive")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class RedisKeys:
     @property
     def changes(self) -> str:
         return f"{self.prefix}:changes"
+
+    @property
+    def versions(self) -> str:
+        return f"{self.prefix}:versions"
+
+    @property
+    def sources(self) -> str:
+        return f"{self.prefix}:sources"
 
     @property
     def services(self) -> str:
@@ -89,6 +105,12 @@ class RedisKeys:
 
     def bucket_index(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:bucket_index"
+
+    def day(self, brand: str) -> str:
+        return f"{self.prefix}:brand:{brand}:day"
+
+    def day_index(self, brand: str) -> str:
+        return f"{self.prefix}:brand:{brand}:day_index"
 
     def latest(self, brand: str) -> str:
         return f"{self.prefix}:brand:{brand}:latest"

@@ -7,6 +7,7 @@ environment so those can never override what is set here.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,11 +81,45 @@ class Settings(BaseSettings):
     # Redis live view
     redis_prefix: str = Field(default="lytte", pattern=r"^[A-Za-z0-9._-]+$")
     redis_buckets_kept: int = Field(default=180, ge=1, description="newest one-minute buckets kept per brand")
+    redis_day_minutes_kept: int = Field(
+        default=1440, ge=60, description="minutes of per-brand counts kept for the wall's day chart"
+    )
     redis_posts_kept: int = Field(default=50, ge=1, description="latest posts kept per brand")
 
     # dashboard
-    dashboard_host: str = "127.0.0.1"
+    dashboard_host: str = Field(default="127.0.0.1", description="address the dashboard listens on (loopback)")
     dashboard_port: int = 8050
+    dashboard_auth: Literal["off", "password", "proxy", "oidc"] = Field(
+        default="off",
+        description="who may see the dashboard: off (the demo; the screen says so), password, proxy, oidc",
+    )
+    dashboard_users_file: Path | None = Field(
+        default=None, description="password mode: YAML of users with role and password hash (`lytte users add`)"
+    )
+    dashboard_secret_key: SecretStr | None = Field(default=None, description="signs session cookies")
+    dashboard_secret_key_file: Path | None = Field(default=None, description="a file holding the session key")
+    dashboard_cookie_secure: bool = Field(
+        default=False, description="always mark the session cookie Secure (TLS ends at a proxy not trusted here)"
+    )
+    dashboard_proxy_user_header: str = "X-Forwarded-User"
+    dashboard_proxy_groups_header: str = "X-Forwarded-Groups"
+    dashboard_proxy_trusted: str = Field(
+        default="127.0.0.1/32,::1/128", description="proxy mode: comma-separated networks whose headers are believed"
+    )
+    dashboard_group_roles: str = Field(
+        default="lytte-viewer=viewer,lytte-operator=operator,lytte-supervisor=supervisor",
+        description="proxy and OIDC modes: group=role pairs; a user gets the highest role of their groups",
+    )
+    dashboard_oidc_issuer: str | None = None
+    dashboard_oidc_client_id: str | None = None
+    dashboard_oidc_client_secret: SecretStr | None = None
+    dashboard_slow_refresh_s: float = Field(
+        default=5.0, gt=0, description="screens redraw at least this often without a push (staleness shows)"
+    )
+    dashboard_threads: int = Field(default=24, ge=4, description="request threads of the dashboard server")
+    dashboard_max_streams: int = Field(
+        default=16, ge=1, description="live push streams one dashboard server holds open at most (one per screen)"
+    )
 
     def as_env(self) -> dict[str, str]:
         """These settings as `LYTTE_*` variables, for a child process (secrets included: never log it)."""

@@ -210,9 +210,14 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> None:
+    from dashboards import auth
     from dashboards.app import run
 
     settings = _settings()
+    try:
+        auth.check(settings)  # one clear line before the server starts a worker that cannot boot
+    except auth.AuthConfigError as exc:
+        raise UsageError(str(exc)) from None
     print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/", flush=True)
     run(settings)
 
@@ -299,6 +304,7 @@ def cmd_alerts(args: argparse.Namespace) -> None:
 
     from kafka.errors import KafkaError
 
+    from schemas import alert_actions as actions
     from streams import alerts_admin as admin
 
     settings = _settings()
@@ -325,13 +331,15 @@ def cmd_alerts(args: argparse.Namespace) -> None:
                 print("\n".join(admin.board_text(board, now)))
             return
         if args.action == "silence":
-            action = admin.silence_action(args.match or [], admin.parse_duration(args.duration), args.reason, by, now)
+            action = actions.silence_action(
+                args.match or [], actions.parse_duration(args.duration), args.reason, by, now
+            )
         elif args.action == "unsilence":
-            action = admin.expire_action(args.silence, board, by, now)
+            action = actions.expire_action(args.silence, board, by, now)
         else:
-            action = admin.target_action(args.action, args.target, board, args.reason or "", by, now)
+            action = actions.target_action(args.action, args.target, board, args.reason or "", by, now)
         admin.write_action(settings, action)
-    except admin.AlertsAdminError as exc:
+    except actions.AlertsAdminError as exc:
         raise UsageError(f"alerts {args.action}: {exc}") from None
     except KafkaError as exc:
         raise UsageError(f"alerts {args.action}: Kafka at {settings.bootstrap} did not answer ({exc})") from None
@@ -414,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="run the Dash command center")
     p.set_defaults(func=cmd_dashboard)
+
+    from dashboards.users import add_users_parser
+
+    add_users_parser(sub)
 
     p = sub.add_parser(
         "status",
@@ -504,9 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("silence", help="the silence id (lytte alerts list)")
     p.add_argument("--by", help="who (default: the login name)")
     p.set_defaults(func=cmd_alerts)
-    for name, what in (("ack", "acknowledge an alert or an incident: no more repeats"), ("resolve", "close an alert")):
+    for name, what in (
+        ("ack", "acknowledge an alert or an incident: no more repeats"),
+        ("resolve", "close an alert or an incident"),
+    ):
         p = actions.add_parser(name, help=what)
-        p.add_argument("target", help="alert fingerprint" + (" or incident id" if name == "ack" else ""))
+        p.add_argument("target", help="alert fingerprint or incident id")
         p.add_argument("--reason", default="")
         p.add_argument("--by", help="who (default: the login name)")
         p.set_defaults(func=cmd_alerts)

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from schemas.pipeline import PartitionCounters, PipelineStatus, pipeline_status, stalled_for_s
+from schemas.pipeline import (  # noqa: F401  (ago, pipeline_line: re-exported for callers of streams.status)
+    PartitionCounters,
+    PipelineStatus,
+    ago,
+    pipeline_line,
+    pipeline_status,
+    stalled_for_s,
+)
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
 from schemas.topics import Topic
@@ -243,42 +250,6 @@ def read_services(settings: Settings, timeout_s: float = REDIS_TIMEOUT_S) -> tup
 
 
 # -- formatting ----------------------------------------------------------------------------------------
-
-
-def ago(ms: int, now_ms: int) -> str:
-    """How long ago an epoch-ms time was, for people: "12 s ago", "5 min ago", "3 h ago"; 0 is "never".
-
-    >>> ago(0, 10_000), ago(8_000, 20_000), ago(0 + 1, 600_001), ago(1, 3 * 3600_000 + 1)
-    ('never', '12 s ago', '10 min ago', '3 h ago')
-    """
-    if ms <= 0:
-        return "never"
-    s = max(0, (now_ms - ms) // 1000)
-    if s < 120:
-        return f"{s} s ago"
-    if s < 2 * 3600:
-        return f"{s // 60} min ago"
-    if s < 2 * 86400:
-        return f"{s // 3600} h ago"
-    return f"{s // 86400} d ago"
-
-
-def pipeline_line(status: PipelineStatus, now_ms: int, first_waiting_ms: dict[int, int] | None = None) -> str:
-    """The verdict: ok, STALLED (which partitions, for how long) or nothing handled yet.
-
-    >>> from schemas.pipeline import PartitionCounters as C
-    >>> pipeline_line(pipeline_status({0: 10}, {0: C(last_offset=9, posts_in=10, handled_ms=1)}, 5_000), 5_000)
-    'pipeline: ok'
-    """
-    if status.stalled:
-        parts = status.stalled_partitions
-        which = f"partition{'s' if len(parts) > 1 else ''} {', '.join(str(p) for p in parts)}"
-        waited = stalled_for_s(status, first_waiting_ms or {}, now_ms)
-        how_long = f"nothing handled for {waited} s" if waited is not None else "nothing handled yet"
-        return f"pipeline: STALLED ({which}: records waiting, {how_long})"
-    if status.last_handled_ms == 0:
-        return "pipeline: no worker has handled anything yet"
-    return "pipeline: ok"
 
 
 COLUMNS = (

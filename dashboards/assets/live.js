@@ -1,16 +1,31 @@
-// Push: the server relays Redis change notices as server-sent events; each one bumps the live-tick
-// store, which re-renders the wall. EventSource reconnects by itself after a network error.
+// Push: the server relays Redis change notices as server-sent events; each one sets the shell's live-tick
+// store, which the open page's callbacks listen to. EventSource reconnects by itself after a network error,
+// but gives up for good on an HTTP error: a server holding as many screens as it may (503), or a session that
+// expired (401). Then the stream is reopened after a pause, and after three refusals in a row the page
+// reloads, so a screen never sits frozen looking live: it reconnects, or it shows the login page.
 (function () {
+  var refusals = 0;
   function prefix() {
     var cfg = document.getElementById('_dash-config');
     try { return JSON.parse(cfg.textContent).requests_pathname_prefix || '/'; } catch (e) { return '/'; }
   }
   function start() {
     var source = new EventSource(prefix() + 'live/changes');
+    source.onopen = function () { refusals = 0; };
     source.onmessage = function (event) {
       var clientside = window.dash_clientside;
-      if (clientside && clientside.set_props && document.getElementById('wall-tiles')) {
+      // the store renders no element of its own: the shell around it does
+      if (clientside && clientside.set_props && document.getElementById('shell')) {
         clientside.set_props('live-tick', {data: event.data});
+      }
+    };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED) return;
+      refusals += 1;
+      if (refusals >= 3) {
+        window.location.reload();
+      } else {
+        setTimeout(start, 15000 + Math.random() * 15000);
       }
     };
   }

@@ -1,4 +1,6 @@
-"""The pieces of the wall: a brand tile, a post line, the freshness line and the pipeline counters."""
+"""The pieces of the wall: a brand tile (its frame, its text, its charts), the freshness line and banner, and
+the pipeline counters. Post text and every other field that came from outside is a plain string child: Dash
+escapes it, nothing is ever parsed as HTML."""
 
 from __future__ import annotations
 
@@ -7,79 +9,221 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboards import ids
-from dashboards.data import BrandView, WallView
-from dashboards.figures import summarize, volume_figure
+from dashboards.data import WallView
+from dashboards.figures import day_figure, hour_figure
+from dashboards.wall_model import AlertLine, PostLine, Tile
 
 STALE_AFTER_S = 120
+#: what each density shows: top posts, alert lines, key people, terms
+SHOWN = {"roomy": (3, 3, 3, 6), "normal": (2, 2, 2, 5), "dense": (1, 1, 0, 4)}
+GRAPH_CONFIG = {"displayModeBar": False, "staticPlot": True, "responsive": True}
 
 
-def post_line(p: dict) -> html.Li:
-    # Post text is always a plain string child: Dash escapes it, it is never parsed as HTML.
+def tile_class(t: Tile) -> str:
+    classes = ["tile", f"tile--{t.role}", f"tile--{t.state}"]
+    if t.severity:
+        classes.append(f"tile--{t.severity}")
+    return " ".join(classes)
+
+
+def post_line(p: PostLine) -> html.Li:
+    """One top post: author, reach and text. The text is isolated (`dir="auto"` and `unicode-bidi: isolate`
+    in the CSS) so that right-to-left text or override characters cannot reorder the rest of the tile."""
+    author = html.Span(f"@{p.author}", className="post-author", dir="auto")
+    if p.url:
+        author = html.A(f"@{p.author}", href=p.url, className="post-author", target="_blank", rel="noopener noreferrer")
     return html.Li(
         [
-            html.Span(f"@{p.get('author_handle', '')}", className="post-author"),
-            html.Span(str(p.get("text", "")), className="post-text"),
+            author,
+            html.Span(f"{_count(p.reach)} reach", className="post-reach"),
+            html.Span(p.text, className="post-text", dir="auto"),
         ],
-        className=f"post post--{p.get('label', 'neutral')}",
+        className=f"post post--{p.label}",
     )
 
 
-def brand_tile(brand: BrandView, now: datetime) -> html.Div:
-    s = summarize(brand.buckets, now)
-    classes = ["tile", f"tile--{brand.role}"]
-    if s.flagged:
-        classes.append("tile--flagged")
+def alert_line(a: AlertLine) -> html.Div:
+    ack = f" · ack {a.acked_by}" if a.acked_by else ""
+    return html.Div(
+        [html.B(a.rule.upper()), html.Span(f" since {a.since:%H:%M}{ack}")],
+        className=f"tile-alert tile-alert--{a.severity}",
+        title=a.summary,
+    )
+
+
+def _count(n: float) -> str:
+    """12 -> "12", 1,234 -> "1.2k", 56,789 -> "57k", 2,500,000 -> "2.5M", 10**9 -> "1.0B"."""
+    if n >= 1_000_000_000:
+        return f"{n / 1_000_000_000:.1f}B"
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n:.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"
+
+
+def _figure(value: str, label: str, cls: str, **attrs) -> html.Div:
+    return html.Div(
+        [html.Span(value, className=f"fig-value {cls}", **attrs), html.Span(label, className="fig-label")],
+        className="fig",
+    )
+
+
+def tile_body(t: Tile, density: str) -> list:
+    """The text of a tile, top to bottom: alerts and incident (or the resolved note), the headline figures,
+    then top posts, key people, share of voice and terms as space allows."""
+    n_posts, n_alerts, n_people, n_terms = SHOWN[density]
+    status: list = [alert_line(a) for a in t.alerts[:n_alerts]]
+    if len(t.alerts) > n_alerts:
+        status.append(html.Div(f"+{len(t.alerts) - n_alerts} more firing", className="tile-alert tile-alert--more"))
+    if t.incident:
+        status.append(html.Div(t.incident, className="tile-incident"))
+    if t.resolved_note:
+        status.append(html.Div(t.resolved_note, className="tile-resolved"))
+    if t.state == "quiet":
+        status.append(html.Div("no mentions in the last 60 min", className="tile-quiet"))
+
+    figures = html.Div(
+        [
+            _figure(f"{t.posts_hour:,}", "posts · 60 min", "tile-volume", **{"data-posts": str(t.posts_hour)}),
+            _figure(
+                "–" if t.net_sentiment is None else f"{t.net_sentiment:+.0%}",
+                "sentiment",
+                f"tile-net tile-net--{_net_level(t.net_sentiment)}",
+            ),
+            _figure(_pct(t.negative_share), "negative · 15 min", f"tile-neg tile-neg--{t.negative_level}"),
+        ],
+        className="tile-figures",
+    )
+    dense = density == "dense"
+    parts = [f"{t.rate_now:.0f} posts/min now", f"{_pct(t.repost_share)} reposts"]
+    if t.negative_baseline is not None:
+        parts.append(f"negative usually {_pct(t.negative_baseline)}")
+    if dense and t.share_of_voice is not None:  # no room for the bar: the figure joins this line
+        parts.insert(0, f"share of voice {_pct(t.share_of_voice)}")
+    secondary = html.Div(" · ".join(parts), className="tile-secondary")
+    if dense and status:  # what fires matters more than the top post
+        n_posts = 0
+    details: list = []
+    if t.top_posts and n_posts:
+        details.append(html.Ul([post_line(p) for p in t.top_posts[:n_posts]], className="tile-posts"))
+    extras: list = []
+    if t.key_people and n_people:
+        extras.append(
+            html.Span(
+                [html.Span("key people"), html.B(", ".join(t.key_people[:n_people]), className="extra-value")],
+                className="tile-people",
+            )
+        )
+    if t.share_of_voice is not None and not dense:
+        extras.append(
+            html.Span(
+                [
+                    html.Span("share of voice"),
+                    html.B(_pct(t.share_of_voice), className="extra-value"),
+                    html.Span(className="sov-bar", style={"--sov": f"{t.share_of_voice:.3f}"}),
+                ],
+                className="tile-sov",
+            )
+        )
+    words = [*t.hashtags[: max(1, n_terms // 2)], *t.terms[:n_terms]][:n_terms]
+    if words:
+        extras.append(
+            html.Span([html.Span("talk"), html.B(" · ".join(words), className="extra-value")], className="tile-terms")
+        )
+    if extras:
+        details.append(html.Div(extras, className="tile-extras"))
+    return [html.Div(status, className="tile-status"), figures, secondary, *details]
+
+
+def _net_level(net: float | None) -> str:
+    if net is None:
+        return "none"
+    return "bad" if net <= -0.25 else "warn" if net < 0 else "ok"
+
+
+def brand_tile(t: Tile, density: str) -> html.Div:
+    """A whole tile, built when the wall's brands change; afterwards the wall updates its class, its body and
+    its charts in place."""
+    charts = [
+        html.Div(
+            [
+                dcc.Graph(
+                    id=ids.tile_part(ids.TILE_HOUR, t.id),
+                    figure=hour_figure(t.hour),
+                    config=GRAPH_CONFIG,
+                    className="chart",
+                ),
+                html.Span("per minute · 60 min", className="chart-label"),
+            ],
+            className="tile-chart tile-chart--hour",
+        )
+    ]
+    if density != "dense":
+        charts.append(
+            html.Div(
+                [
+                    dcc.Graph(
+                        id=ids.tile_part(ids.TILE_DAY, t.id),
+                        figure=day_figure(t.day),
+                        config=GRAPH_CONFIG,
+                        className="chart",
+                    ),
+                    html.Span("24 h", className="chart-label"),
+                ],
+                className="tile-chart tile-chart--day",
+            )
+        )
     return html.Div(
         [
             html.Div(
                 [
-                    html.H2(brand.name, className="tile-name"),
-                    html.Span("competitor" if brand.role == "competitor" else "", className="tile-role"),
+                    html.H2(t.name, className="tile-name", dir="auto"),
+                    html.Span("competitor" if t.role == "competitor" else "", className="tile-role"),
                 ],
                 className="tile-head",
             ),
-            html.Div(
-                [
-                    html.Div([html.Span(f"{s.posts:,}", className="tile-volume"), html.Small(" posts / hour")]),
-                    html.Div(
-                        [html.Span(f"{s.net_sentiment:+.0%}", className="tile-net"), html.Small(" net sentiment")]
-                    ),
-                ],
-                className="tile-figures",
-            ),
-            dcc.Graph(
-                figure=volume_figure(brand.buckets, now),
-                config={"displayModeBar": False, "staticPlot": True},
-                className="tile-graph",
-            ),
-            html.Ul([post_line(p) for p in brand.latest], className="tile-posts"),
+            html.Div(tile_body(t, density), id=ids.tile_part(ids.TILE_BODY, t.id), className="tile-body"),
+            html.Div(charts, className="tile-charts"),
         ],
-        id=ids.tile(brand.id),
-        className=" ".join(classes),
-        **{"data-posts": str(s.posts)},
+        id=ids.tile_part(ids.TILE, t.id),
+        className=tile_class(t),
+        **{"data-tile": t.id},
     )
 
 
-def freshness(view: WallView, now: datetime) -> html.Span:
-    """The line that says whether the wall can be trusted, the most severe state first: STALLED (records
-    waiting in posts.raw and nothing handled for longer than the stall threshold), Kafka unreachable (so a
-    stall cannot be seen), no worker yet, STALE (no write to the live view for a while), and only then live."""
+def freshness(view: WallView, now: datetime) -> tuple[html.Span, str | None]:
+    """The line that says whether the wall can be trusted, and the banner text when it cannot, the most severe
+    state first: STALLED (records waiting in posts.raw and nothing handled for longer than the stall threshold),
+    Kafka unreachable (so a stall cannot be seen), no worker yet, STALE (no write to the live view for a while),
+    and only then live (no banner)."""
     status = view.pipeline
     if status is not None and status.stalled:
         waited = f"for {view.stalled_for_s} s" if view.stalled_for_s is not None else "yet"
         waiting = f"{status.lag:,} record{'s' if status.lag != 1 else ''} waiting"
-        return html.Span(f"STALLED: {waiting}, nothing handled {waited}", className="fresh fresh--stalled")
+        text = f"STALLED: {waiting}, nothing handled {waited}"
+        return html.Span(text, className="fresh fresh--stalled"), f"{text} — the wall is not live"
     age = now.timestamp() - view.updated_ms / 1000 if view.updated_ms is not None else None
     if status is None:
         since = f" · last update {_age(age)} ago" if age is not None else ""
-        return html.Span(f"Kafka unreachable{since}", className="fresh fresh--kafka")
+        return html.Span(f"Kafka unreachable{since}", className="fresh fresh--kafka"), f"KAFKA UNREACHABLE{since}"
     if not view.configured:
-        return html.Span("no data: no worker has started yet", className="fresh fresh--none")
+        return html.Span(
+            "no data: no worker has started yet", className="fresh fresh--none"
+        ), "NO DATA: no worker has started yet"
     if age is None:
-        return html.Span("no data yet", className="fresh fresh--none")
+        return html.Span("no data yet", className="fresh fresh--none"), "NO DATA YET"
     if age > STALE_AFTER_S:
-        return html.Span(f"STALE: last update {_age(age)} ago", className="fresh fresh--stale")
-    return html.Span(f"live · updated {max(0, int(age))} s ago", className="fresh fresh--live")
+        return html.Span(
+            f"STALE: last update {_age(age)} ago", className="fresh fresh--stale"
+        ), f"NO DATA FOR {_age(age).upper()} — the wall is not live"
+    return html.Span("live", className="fresh fresh--live"), None
 
 
 def _age(seconds: float) -> str:
@@ -91,13 +235,14 @@ def _age(seconds: float) -> str:
     return f"{seconds // 3600} h"
 
 
-#: What the pipeline did with every record of posts.raw; duplicates only when there are any.
+#: What the pipeline did with every record of posts.raw; duplicates only when there are any. Each counts
+#: posts once, whatever number of brands a post names.
 COUNTER_LABELS = {
     "posts_in": "posts in",
-    "matched": "matched",
-    "unmatched": "unmatched",
-    "deadlettered": "deadletter",
-    "duplicates": "duplicates",
+    "matched": "about a watched brand",
+    "unmatched": "about none",
+    "deadlettered": "refused (deadletter)",
+    "duplicates": "repeats dropped",
 }
 
 

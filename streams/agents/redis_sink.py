@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -14,7 +15,7 @@ import redis.asyncio as aioredis
 from schemas.alerts import Action, Alert, Incident
 from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, ScoredPost
-from schemas.redis_keys import RedisKeys
+from schemas.redis_keys import DAY_FIELDS, RedisKeys
 from schemas.settings import Settings
 from schemas.watch import WatchConfig
 
@@ -41,6 +42,12 @@ if excess > 0 then
   end
 end
 """
+
+
+def day_counts(metrics: BucketMetrics) -> bytes:
+    """A partial's counts for the day hash, in DAY_FIELDS order: posts 12 (3 reposts, 2 negative) ->
+    b"[12,9,3,0,0,2,...]"."""
+    return orjson.dumps([getattr(metrics, f) for f in DAY_FIELDS])
 
 
 def display_post(event: ScoredPost) -> bytes:
@@ -112,6 +119,17 @@ class RedisSink:
                 ],
                 client=pipe,
             )
+            await self._write_bucket(
+                keys=[self.keys.day(brand), self.keys.day_index(brand)],
+                args=[
+                    int(metrics.bucket_start.timestamp()),
+                    metrics.raw_partition if metrics.raw_partition is not None else 0,
+                    day_counts(metrics),
+                    self._settings.redis_day_minutes_kept,
+                    self._settings.partitions,
+                ],
+                client=pipe,
+            )
         by_brand: dict[str, list[ScoredPost]] = {}
         for event in posts:
             by_brand.setdefault(event.brand, []).append(event)
@@ -124,6 +142,9 @@ class RedisSink:
             pipe.hset(self.keys.counters, mapping=fields)
         if buckets or posts:
             pipe.set(self.keys.updated, now_ms)
+        if buckets:  # a new token per write (not a counter: a Redis that restarts empty must not repeat one)
+            token = f"{now_ms}-{secrets.token_hex(4)}"
+            pipe.hset(self.keys.versions, mapping={brand: token for brand in {m.brand for m in buckets}})
         for brand in sorted({m.brand for m in buckets} | set(by_brand)):
             notice = {
                 "brand": brand,

@@ -124,7 +124,13 @@ def signal_of(partition: int, counters: PartitionCounters, partials=(), posts=()
         last_offset=counters.last_offset,
         watermark_s=counters.event_time_s,
         idle=idle,
-        partials=tuple(sorted(partials, key=lambda m: (m.brand, m.bucket_start))),
+        # the rules do not read a bucket's terms: the engine's log and state stay without them
+        partials=tuple(
+            sorted(
+                (m.model_copy(update={"terms": (), "hashtags": ()}) for m in partials),
+                key=lambda m: (m.brand, m.bucket_start),
+            )
+        ),
         posts=tuple(posts),
         shares=tuple(shares),
     )

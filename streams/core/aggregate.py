@@ -13,15 +13,29 @@ Unique authors are not a set inside the bucket (that would make every changelog 
 bucket's audience): a separate small entry per (partial bucket, author), written with the batch's other
 entries (`streams.core.entries`), names the post that introduced the author (`streams.core.dedup.
 introduced_here` reads it), so that a crash between the two writes still counts the author exactly once.
+
+A partial also keeps the top terms and hashtags of its posts (`streams.core.terms`), without the brand's
+own names as the post wrote them (every post on the Nordair tile says "nordair": it tells nothing).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import filterfalse
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.records import BucketMetrics, PostKind, ScoredPost, TopPost, rank_top_posts
+from schemas.records import (
+    HASHTAGS_KEPT,
+    TERMS_KEPT,
+    BucketMetrics,
+    PostKind,
+    ScoredPost,
+    TopPost,
+    rank_top_posts,
+)
+from streams.core.terms import space_saving, terms_of
 
 BUCKET_SECONDS = 60
 _KIND_FIELD = {
@@ -83,6 +97,30 @@ def _enters_top(top: tuple[TopPost, ...], event: ScoredPost, keep: int) -> bool:
     return (-event.post.author.followers, event.post.id) < (-last.reach, last.post_id)
 
 
+@lru_cache(maxsize=1024)  # a watch list has a few names, written a few ways
+def own_names(matched_terms: tuple[str, ...]) -> frozenset[str]:
+    """The terms and hashtags that name the brand itself, from what matched it in the post:
+    ("#nordair", "@nordair_help", "nord air") -> {"#nordair", "nordair_help", "nord", "air"}."""
+    names: set[str] = set()
+    for matched in matched_terms:
+        if matched.startswith("#"):
+            names.add(matched)
+        else:
+            names.update(matched.removeprefix("@").split())
+    return frozenset(names)
+
+
+def _post_terms(event: ScoredPost) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The post's terms and hashtags that count for its brand's bucket (sorted, distinct)."""
+    terms, hashtags = terms_of(event.post.text, event.language)
+    own = own_names(event.matched_terms)
+    if not own.isdisjoint(terms):
+        terms = tuple(filterfalse(own.__contains__, terms))
+    if hashtags and not own.isdisjoint(hashtags):
+        hashtags = tuple(filterfalse(own.__contains__, hashtags))
+    return terms, hashtags
+
+
 def author_key(bucket: str, event: ScoredPost) -> str:
     """("nordair|1795516920|3", post by author "42") -> "nordair|1795516920|3|42"."""
     return f"{bucket}|{event.post.author.id}"
@@ -100,7 +138,8 @@ def step(
 
     Scenario: an empty state and a negative original post (raw partition 0, offset 5) by a new author with
     1,200 followers -> posts=1, originals=1, negative=1, reach=1200, unique_authors=1, high_water=5,
-    applied=True. The same event again (as after a crash) or any offset up to 5 -> unchanged, applied=False.
+    applied=True; its text "@nordair lost my bag #fail" -> terms (bag 1, lost 1), hashtags (#fail 1). The same
+    event again (as after a crash) or any offset up to 5 -> unchanged, applied=False.
     """
     ev = event.evidence
     if state is None:
@@ -113,6 +152,7 @@ def step(
     top = m.top_posts
     if top_posts > 0 and _enters_top(top, event, top_posts):
         top = rank_top_posts((*top, _top_post(event)), top_posts)
+    terms, hashtags = _post_terms(event)
     metrics = m.model_copy(
         update={
             "posts": m.posts + 1,
@@ -123,6 +163,8 @@ def step(
             "unique_authors": m.unique_authors + (1 if new_author else 0),
             "key_person_posts": m.key_person_posts + (1 if event.key_people else 0),
             "top_posts": top,
+            "terms": space_saving(m.terms, terms, TERMS_KEPT),
+            "hashtags": space_saving(m.hashtags, hashtags, HASHTAGS_KEPT),
         }
     )
     # model_copy and model_construct skip validation: every value here is derived from validated ones

@@ -21,6 +21,7 @@ import redis
 
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
+from schemas.urls import redacted_url
 from streams.local.kafka.launcher import KafkaBroker
 from streams.local.processes import ServiceError, spawn_lytte, stop, wait_for
 from streams.local.redis import LocalRedis
@@ -119,7 +120,7 @@ class Stack:
             self.redis = LocalRedis(s.home / "redis", s.redis_port)
             self._add("redis", self.redis, s.home / "redis" / "redis.log")
             self.env["LYTTE_REDIS_URL"] = self.redis.url
-        self._say(f"Redis at {self.env.get('LYTTE_REDIS_URL', s.redis)}")
+        self._say(f"Redis at {redacted_url(self.env.get('LYTTE_REDIS_URL', s.redis))}")
         password = s.redis_password.get_secret_value() if s.redis_password else None
         self._status = redis.Redis.from_url(
             self.env.get("LYTTE_REDIS_URL", s.redis), password=password, socket_timeout=1, socket_connect_timeout=1

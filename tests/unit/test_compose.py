@@ -38,15 +38,51 @@ def test_lytte_services_use_real_settings_and_commands(service):
     build_parser().parse_args(spec["command"])  # exits on an unknown command
 
 
-def test_dashboard_port_is_published():
+def test_dashboard_is_published_on_the_hosts_loopback_only():
     env = SERVICES["dashboard"]["environment"]
     port = env["LYTTE_DASHBOARD_PORT"]
-    assert f"{port}:{port}" in SERVICES["dashboard"]["ports"]
+    assert SERVICES["dashboard"]["ports"] == [f"127.0.0.1:{port}:{port}"]
+    # inside its container it must listen beyond the container's loopback, or the published port reaches nothing
     assert env["LYTTE_DASHBOARD_HOST"] == "0.0.0.0"
 
 
-def test_redis_is_published_on_the_embedded_port():
-    assert f"{Settings.model_fields['redis_port'].default}:6379" in SERVICES["redis"]["ports"]
+def test_kafka_and_redis_are_not_published():
+    assert "ports" not in SERVICES["kafka"]
+    assert "ports" not in SERVICES["redis"]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_nothing_is_published_on_all_interfaces(service):
+    for entry in SERVICES[service].get("ports", []):
+        spec = entry if isinstance(entry, str) else f"{entry.get('host_ip', '')}:{entry['published']}:"
+        assert spec.startswith("127.0.0.1:"), f"{service} publishes {entry} beyond the host's loopback"
+
+
+def _required_variable(value: str, name: str) -> None:
+    """`value` is compose's `${NAME:?message}`: the variable, and `docker compose` refuses to start without it."""
+    assert value.startswith(f"${{{name}:?") and value.endswith("}"), value
+
+
+def test_redis_wants_the_password_the_lytte_services_are_given():
+    command = SERVICES["redis"]["command"]
+    assert command[0] == "redis-server"
+    _required_variable(command[command.index("--requirepass") + 1], "LYTTE_REDIS_PASSWORD")
+    _required_variable(SERVICES["redis"]["environment"]["REDISCLI_AUTH"], "LYTTE_REDIS_PASSWORD")  # its healthcheck
+    for service in LYTTE_SERVICES:
+        _required_variable(SERVICES[service]["environment"]["LYTTE_REDIS_PASSWORD"], "LYTTE_REDIS_PASSWORD")
+
+
+def test_no_secret_is_written_in_the_file():
+    for service, spec in SERVICES.items():
+        for name, value in (spec.get("environment") or {}).items():
+            if "PASSWORD" in name or "SECRET" in name or name == "REDISCLI_AUTH":
+                assert str(value).startswith("${"), f"{service}.{name} is written in the file"
+
+
+def test_services_using_redis_wait_until_it_answers():
+    assert SERVICES["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for service in ("worker", "dashboard"):
+        assert SERVICES[service]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
 def test_dockerfile_copies_what_exists():

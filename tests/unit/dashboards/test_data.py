@@ -32,3 +32,25 @@ def test_stalled_for_uses_the_later_of_last_handle_and_first_waiting_record():
     assert stalled_for_s(status, {0: now - 40_000}, now) == 40
     assert stalled_for_s(status, {}, now) == 100
     assert stalled_for_s(pipeline_status({0: 5}, {0: handled[0]}, now), {}, now) is None
+
+
+def test_a_refresh_parses_only_the_partials_that_changed():
+    from datetime import UTC, datetime
+
+    from dashboards.data import BrandBuckets
+    from schemas.records import BucketMetrics
+
+    def partial(minute: int, partition: int, posts: int) -> tuple[bytes, bytes]:
+        start = datetime.fromtimestamp(minute * 60, UTC)
+        m = BucketMetrics(brand="b", bucket_start=start, raw_partition=partition, posts=posts)
+        return f"{minute * 60}:{partition}".encode(), m.model_dump_json().encode()
+
+    fields = dict(partial(m, p, m + p) for m in (10, 11, 12) for p in (0, 1))
+    first = BrandBuckets().refreshed("a", fields, {})
+    assert [b.posts for b in first.merged] == [21, 23, 25]
+    changed = dict(fields) | dict([partial(12, 1, 100)])
+    second = first.refreshed("b", changed, {})
+    assert [b.posts for b in second.merged] == [21, 23, 112]
+    assert second.partials[b"600:0"] is first.partials[b"600:0"]  # not parsed again
+    assert second.minutes[600] is first.minutes[600] and second.minutes[720] is not first.minutes[720]
+    assert [b.posts for b in second.refreshed("c", dict(list(changed.items())[2:]), {}).merged] == [23, 112]

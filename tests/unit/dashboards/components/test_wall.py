@@ -3,9 +3,12 @@ counters, and post text that stays text."""
 
 from datetime import UTC, datetime
 
-from dashboards.components.wall import brand_tile, counters, freshness, post_line
-from dashboards.data import BrandView, WallView, stalled_for_s
+from dashboards.components.wall import brand_tile, counters, freshness, post_line, tile_body
+from dashboards.data import WallView, stalled_for_s
+from dashboards.wall_model import PostLine, tile
 from schemas.pipeline import PartitionCounters, counter_totals, pipeline_status
+from tests.unit.dashboards.test_wall_model import NOW as MODEL_NOW
+from tests.unit.dashboards.test_wall_model import brand, bucket
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -34,40 +37,42 @@ def unreachable(updated_ms: int | None) -> WallView:
 
 
 def test_freshness_tells_live_from_stale_from_nothing():
-    assert "live" in freshness(view(NOW_MS - 3000), NOW).children
-    assert "STALE" in freshness(view(NOW_MS - 10 * 60_000), NOW).children
-    assert "no data yet" in freshness(view(None), NOW).children
-    assert "no worker" in freshness(view(None, configured=False), NOW).children
+    assert "live" in freshness(view(NOW_MS - 3000), NOW)[0].children
+    assert "STALE" in freshness(view(NOW_MS - 10 * 60_000), NOW)[0].children
+    assert "no data yet" in freshness(view(None), NOW)[0].children
+    assert "no worker" in freshness(view(None, configured=False), NOW)[0].children
 
 
 def test_a_stalled_pipeline_is_never_live():
     status, waited = stalled(first_waiting_ago_s=45)
     assert status.stalled and waited == 45
     # Redis was written 3 s ago (another partition, say), yet records have waited 45 s on partition 0.
-    line = freshness(view(NOW_MS - 3000, pipeline=status, stalled_for=waited), NOW)
+    line, banner = freshness(view(NOW_MS - 3000, pipeline=status, stalled_for=waited), NOW)
+    assert banner.startswith("STALLED") and banner.endswith("the wall is not live")
     assert line.children == "STALLED: 35 records waiting, nothing handled for 45 s"
     assert line.className == "fresh fresh--stalled"
     # Stalled outranks stale and "no worker yet" as well.
-    assert freshness(view(NOW_MS - 10 * 60_000, pipeline=status, stalled_for=waited), NOW).children.startswith(
+    assert freshness(view(NOW_MS - 10 * 60_000, pipeline=status, stalled_for=waited), NOW)[0].children.startswith(
         "STALLED"
     )
     never = pipeline_status({0: 1}, {}, NOW_MS)  # nothing ever handled, the waiting record's time unknown
-    line = freshness(view(None, configured=False, pipeline=never, stalled_for=None), NOW)
+    line, _ = freshness(view(None, configured=False, pipeline=never, stalled_for=None), NOW)
     assert line.children == "STALLED: 1 record waiting, nothing handled yet"
 
 
 def test_records_waiting_less_than_the_threshold_are_still_live():
     status, waited = stalled(first_waiting_ago_s=10)
     assert not status.stalled and status.lag == 35 and waited is None
-    assert freshness(view(NOW_MS - 3000, pipeline=status), NOW).children == "live · updated 3 s ago"
+    assert freshness(view(NOW_MS - 3000, pipeline=status), NOW)[0].children == "live"
 
 
 def test_kafka_unreachable_comes_before_stale_and_live():
-    line = freshness(unreachable(NOW_MS - 3000), NOW)
+    line, banner = freshness(unreachable(NOW_MS - 3000), NOW)
+    assert banner == "KAFKA UNREACHABLE · last update 3 s ago"
     assert line.children == "Kafka unreachable · last update 3 s ago"
     assert line.className == "fresh fresh--kafka"
-    assert freshness(unreachable(NOW_MS - 10 * 60_000), NOW).children == "Kafka unreachable · last update 10 min ago"
-    assert freshness(unreachable(None), NOW).children == "Kafka unreachable"
+    assert freshness(unreachable(NOW_MS - 10 * 60_000), NOW)[0].children == "Kafka unreachable · last update 10 min ago"
+    assert freshness(unreachable(None), NOW)[0].children == "Kafka unreachable"
 
 
 def test_counters_say_what_they_mean_and_duplicates_only_when_there_are_some():
@@ -75,22 +80,33 @@ def test_counters_say_what_they_mean_and_duplicates_only_when_there_are_some():
     spans = counters(totals)
     assert [(s.id, s.children[0].children, s.children[1]) for s in spans] == [
         ("counter-posts_in", "1,200", " posts in"),
-        ("counter-matched", "900", " matched"),
-        ("counter-unmatched", "290", " unmatched"),
-        ("counter-deadlettered", "10", " deadletter"),
+        ("counter-matched", "900", " about a watched brand"),
+        ("counter-unmatched", "290", " about none"),
+        ("counter-deadlettered", "10", " refused (deadletter)"),
     ]
     with_duplicates = counters(totals | {"duplicates": 3})
-    assert with_duplicates[-1].id == "counter-duplicates" and with_duplicates[-1].children[1] == " duplicates"
+    assert with_duplicates[-1].id == "counter-duplicates" and with_duplicates[-1].children[1] == " repeats dropped"
 
 
-def test_post_text_is_a_plain_string_child():
-    li = post_line({"author_handle": "x", "text": "<script>alert(1)</script>", "label": "negative"})
-    _author, text = li.children
-    assert text.children == "<script>alert(1)</script>"
-    assert li.className == "post post--negative"
+def test_post_text_is_a_plain_string_child_and_links_only_when_safe():
+    li = post_line(PostLine("x", 10, "negative", "<script>alert(1)</script>", None))
+    author, _reach, text = li.children
+    assert text.children == "<script>alert(1)</script>" and text.dir == "auto"
+    assert li.className == "post post--negative" and not hasattr(author, "href")
+    linked = post_line(PostLine("x", 10, "neutral", "t", "https://x.example/p"))
+    assert linked.children[0].href == "https://x.example/p" and linked.children[0].rel == "noopener noreferrer"
 
 
-def test_tile_carries_its_count_for_tests_and_its_role():
-    tile = brand_tile(BrandView("skyline", "Skyline", "competitor", [], []), NOW)
-    assert tile.id == "tile-skyline"
-    assert "tile--competitor" in tile.className
+def test_a_tile_has_its_brand_its_role_and_its_count():
+    t = tile(brand([bucket(1, 7)], role="competitor", id_="skyline"), [], MODEL_NOW)
+    div = brand_tile(t, "normal")
+    assert div.id == {"type": "wall-tile", "brand": "skyline"} and "tile--competitor" in div.className
+    assert "tile--calm" in div.className
+    assert "data-posts='7'" in repr(div)
+
+
+def test_a_dense_firing_tile_leaves_out_the_top_post_for_its_alert():
+    from tests.unit.dashboards.test_wall_model import AlertStatus, alert
+
+    t = tile(brand([bucket(1, 7)], firing=[alert("volume_spike", AlertStatus.FIRING, 3)]), [], MODEL_NOW)
+    assert "tile-posts" not in str(tile_body(t, "dense")) and "VOLUME SPIKE" in str(tile_body(t, "dense"))
