@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
+from dashboards.refresh import BackgroundRefresh, State, Timing
 from dashboards.wall_model import BrandData
 from schemas.alerts import Action, Alert, AlertStatus, Incident
 from schemas.pipeline import (
@@ -59,10 +60,10 @@ class RawOffsets:
     that has records waiting and handled nothing for `stall_after_ms` (only those can be stalled; the time of
     a record at an offset never changes, so each is read once).
 
-    One long-lived kafka-python consumer without a group id, used only by a refresh thread, so that a page
-    callback never waits on Kafka longer than WAIT_S; after an error it is closed and re-created on the next
-    refresh. A read is reused for CACHE_S. `read` returns None ("Kafka unreachable") when the last refresh
-    failed or nothing succeeded for UNREACHABLE_AFTER_S.
+    One long-lived kafka-python consumer without a group id, used only by a refresh thread
+    (`dashboards.refresh.BackgroundRefresh`), so that a page callback never waits on Kafka longer than WAIT_S;
+    after an error it is closed and re-created on the next refresh. A read is reused for CACHE_S. `read` returns
+    None ("Kafka unreachable") when the last refresh failed or nothing succeeded for UNREACHABLE_AFTER_S.
     """
 
     CACHE_S = 2.0
@@ -76,44 +77,21 @@ class RawOffsets:
     def __init__(self, settings: Settings) -> None:
         self.bootstrap = settings.bootstrap
         self.topic = Topic.POSTS_RAW.name(settings.topic_prefix)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._started_at = 0.0
-        self._generation = 0
+        self._refresh = BackgroundRefresh(
+            "lytte-raw-offsets", self._fetch, self._keep, Timing.of(self), drop=lambda r: self._close(r[0])
+        )
+        self._lock = self._refresh.lock
+        #: kept between refreshes; a refresh takes it out while it uses it
         self._consumer = None
         self._partitions: list = []
         self._partitions_at = float("-inf")
         self._ends: dict[int, int] | None = None
-        self._ok_at: float | None = None
-        self._failed_at: float | None = None
         self._stamps: dict[tuple[int, int], int] = {}
 
     def read(self, counters: dict[int, PartitionCounters], now_ms: int, stall_after_ms: int) -> RawSnapshot | None:
-        now = time.monotonic()
-        started = None
+        self._refresh.read(counters, now_ms, stall_after_ms)
         with self._lock:
-            fresh = self._ok_at is not None and now - self._ok_at < self.CACHE_S and self._failed_at is None
-            backing_off = self._failed_at is not None and now - self._failed_at < self.RETRY_S
-            running = self._thread is not None and self._thread.is_alive()
-            if running and now - self._started_at > self.ABANDON_S:
-                self._generation += 1  # its results, if they ever come, are dropped
-                self._consumer = None
-                running = False
-            if not (fresh or backing_off or running):
-                self._generation += 1
-                started = self._thread = threading.Thread(
-                    target=self._refresh,
-                    args=(self._generation, counters, now_ms, stall_after_ms),
-                    name="lytte-raw-offsets",
-                    daemon=True,
-                )
-                self._started_at = now
-                started.start()
-        if started is not None:
-            started.join(self.WAIT_S)
-        with self._lock:
-            now = time.monotonic()
-            if self._ends is None or self._failed_at is not None or now - self._ok_at > self.UNREACHABLE_AFTER_S:
+            if self._refresh.state() is not State.FRESH:
                 return None
             waiting = {
                 p: self._stamps[(p, c.last_offset + 1)]
@@ -125,13 +103,12 @@ class RawOffsets:
                     waiting[p] = self._stamps[(p, 0)]
             return RawSnapshot(dict(self._ends), waiting)
 
-    def _refresh(self, generation: int, counters: dict[int, PartitionCounters], now_ms: int, stall_after_ms: int):
-        consumer = None
+    def _fetch(self, counters: dict[int, PartitionCounters], now_ms: int, stall_after_ms: int):
+        """(consumer, counters, ends, stamps) of one refresh, on the refresh thread."""
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
         try:
-            with self._lock:
-                consumer = self._consumer if generation == self._generation else None
-            if consumer is None:
-                consumer = self._new_consumer()
+            consumer = consumer or self._new_consumer()
             if time.monotonic() - self._partitions_at > self.PARTITIONS_EVERY_S or not self._partitions:
                 from kafka import TopicPartition
 
@@ -154,25 +131,25 @@ class RawOffsets:
                 if end > offset and now_ms - c.handled_ms > stall_after_ms and (p, offset) not in self._stamps:
                     wanted[p] = offset
             stamps = self._first_records(consumer, wanted) if wanted else {}
-            with self._lock:
-                if generation != self._generation:
-                    consumer.close(autocommit=False, timeout_ms=1000)
-                    return
-                self._consumer = consumer
-                keep = {(p, c.last_offset + 1) for p, c in counters.items()} | {(p, 0) for p in ends}
-                self._stamps = {k: v for k, v in (self._stamps | stamps).items() if k in keep}
-                self._ends = ends
-                self._ok_at = time.monotonic()
-                self._failed_at = None
+            return consumer, counters, ends, stamps
         except Exception as exc:
             log.warning("posts.raw end offsets from Kafka at %s: %s", self.bootstrap, exc)
             if consumer is not None:
-                with contextlib.suppress(Exception):
-                    consumer.close(autocommit=False, timeout_ms=1000)
-            with self._lock:
-                if generation == self._generation:
-                    self._consumer = None
-                    self._failed_at = time.monotonic()
+                self._close(consumer)
+            raise
+
+    def _keep(self, result) -> None:
+        """Take a refresh's ends and timestamps (under the lock)."""
+        consumer, counters, ends, stamps = result
+        self._consumer = consumer
+        keep = {(p, c.last_offset + 1) for p, c in counters.items()} | {(p, 0) for p in ends}
+        self._stamps = {k: v for k, v in (self._stamps | stamps).items() if k in keep}
+        self._ends = ends
+
+    @staticmethod
+    def _close(consumer) -> None:
+        with contextlib.suppress(Exception):
+            consumer.close(autocommit=False, timeout_ms=1000)
 
     def _new_consumer(self):
         from kafka import KafkaConsumer

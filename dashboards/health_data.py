@@ -46,6 +46,7 @@ from dashboards.health_model import (
     redis_figures,
     throughput,
 )
+from dashboards.refresh import BackgroundRefresh, State, Timing
 from schemas.pipeline import pipeline_status
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
@@ -104,7 +105,7 @@ def _deadletter(r) -> DeadletterRecord:
 
 
 class KafkaHealth:
-    """The Kafka figures of the health page, refreshed in a background thread.
+    """The Kafka figures of the health page, refreshed in a background thread (`dashboards.refresh`).
 
     A read starts a refresh when the last one is older than CACHE_S (none during RETRY_S after a failure, none
     while one runs) and waits for it at most WAIT_S; it returns the last figures either way, with a Probe that
@@ -127,82 +128,65 @@ class KafkaHealth:
         self.group_id = settings.app_id
         self.raw_topic = Topic.POSTS_RAW.name(settings.topic_prefix)
         self.deadletter_topic = Topic.DEADLETTER.name(settings.topic_prefix)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._started_at = 0.0
-        self._started_ms = 0
-        self._generation = 0
+        self._refresh = BackgroundRefresh(
+            "lytte-health-kafka",
+            self._fetch,
+            self._keep,
+            Timing.of(self),
+            drop=lambda r: self._close(r[0]),
+            failed=self._failed,
+        )
+        self._lock = self._refresh.lock
+        #: when the page first asked (epoch ms): "unreachable since" while nothing ever answered
+        self._first_read_ms: int | None = None
+        #: kept between refreshes; a refresh takes them out while it uses them
         self._clients: tuple | None = None
         self._figures: KafkaFigures | None = None
         #: how the last refresh ended (None: none has ended yet)
         self._outcome: Probe | None = None
-        self._ok_at: float | None = None
-        self._failed_at: float | None = None
         self._tail_ends: dict[int, int] | None = None
         self._kept: OrderedDict[str, DeadletterRecord] = OrderedDict()
 
     def read(self) -> tuple[Probe, KafkaFigures | None]:
-        now = time.monotonic()
-        started = None
         with self._lock:
-            fresh = self._ok_at is not None and now - self._ok_at < self.CACHE_S and self._failed_at is None
-            backing_off = self._failed_at is not None and now - self._failed_at < self.RETRY_S
-            running = self._thread is not None and self._thread.is_alive()
-            if running and now - self._started_at > self.ABANDON_S:
-                self._generation += 1  # its results, if they ever come, are dropped
-                self._clients = None
-                running = False
-            if not (fresh or backing_off or running):
-                self._generation += 1
-                started = self._thread = threading.Thread(
-                    target=self._refresh, args=(self._generation,), name="lytte-health-kafka", daemon=True
-                )
-                self._started_at, self._started_ms = now, _now_ms()
-                started.start()
-        if started is not None:
-            started.join(self.WAIT_S)
+            self._first_read_ms = self._first_read_ms or _now_ms()
+        self._refresh.read()
         with self._lock:
-            return self._probe(time.monotonic()), self._figures
+            return self._probe(), self._figures
 
-    def _probe(self, now: float) -> Probe:
-        last = self._outcome
-        if last is None:
-            if now - self._started_at > self.UNREACHABLE_AFTER_S:
-                return Probe(False, since_ms=self._started_ms, error="no answer")
+    def _probe(self) -> Probe:
+        state = self._refresh.state()
+        if state is State.PENDING:
             return Probe(None)
-        if last.reachable and now - self._ok_at > self.UNREACHABLE_AFTER_S:  # a refresh hangs
-            return last.failed(last.answered_ms + int(self.CACHE_S * 1000), "no answer")
-        return last
+        if state is State.UNREACHABLE:  # a refresh hangs
+            if self._outcome is None:
+                return Probe(False, since_ms=self._first_read_ms, error="no answer")
+            return self._outcome.failed(self._outcome.answered_ms + int(self.CACHE_S * 1000), "no answer")
+        return self._outcome
 
     def record(self, partition: int, offset: int) -> DeadletterRecord | None:
         """A deadletter record this reader has listed, by its place; None if it is not kept any more."""
         with self._lock:
             return self._kept.get(f"{partition}:{offset}")
 
-    def _refresh(self, generation: int) -> None:
-        clients = None
+    def _fetch(self) -> tuple[tuple, float, KafkaFigures, dict[int, int] | None]:
+        """(clients, latency_ms, figures, tail_ends) of one refresh, on the refresh thread."""
+        with self._lock:
+            clients, self._clients = self._clients, None
+            tail_ends = self._tail_ends
+            tail = self._figures.deadletters if self._figures is not None else ()
         try:
-            with self._lock:
-                clients = self._clients if generation == self._generation else None
-                tail_ends = self._tail_ends
-                tail = self._figures.deadletters if self._figures is not None else ()
             clients = clients or self._new_clients()
-            latency_ms, figures, tail_ends = self._read(*clients, tail_ends, tail)
-            with self._lock:
-                if generation != self._generation:
-                    self._close(clients)
-                    return
-                self._clients = clients
-                self._keep(figures, tail_ends, latency_ms)
+            return clients, *self._read(*clients, tail_ends, tail)
         except Exception as exc:
             log.warning("health: Kafka at %s: %s", self.bootstrap, _error(exc))
             if clients is not None:
                 self._close(clients)
-            with self._lock:
-                if generation == self._generation:
-                    self._clients = None
-                    self._failed_at = time.monotonic()
-                    self._outcome = (self._outcome or Probe(None)).failed(_now_ms(), _error(exc))
+            raise
+
+    def _failed(self, exc: Exception) -> None:
+        """A refresh failed (under the lock)."""
+        self._outcome = (self._outcome or Probe(None)).failed(_now_ms(), _error(exc))
 
     def _read(self, admin, consumer, tail_ends, tail) -> tuple[float, KafkaFigures, dict[int, int] | None]:
         """The broker's latency, the figures, and the deadletter topic's ends the tail was read at."""
@@ -214,16 +198,16 @@ class KafkaHealth:
         tail_ends, tail = self._tail(consumer, tail_ends, tail)
         return latency_ms, KafkaFigures(_now_ms(), group, committed, begins, ends, tail), tail_ends
 
-    def _keep(self, figures: KafkaFigures, tail_ends: dict[int, int] | None, latency_ms: float) -> None:
-        """Take a refresh's figures (under the lock)."""
-        self._figures, self._tail_ends = figures, tail_ends
+    def _keep(self, result: tuple[tuple, float, KafkaFigures, dict[int, int] | None]) -> None:
+        """Take a refresh's clients and figures (under the lock)."""
+        self._clients, latency_ms, figures, self._tail_ends = result
+        self._figures = figures
         for r in figures.deadletters:
             self._kept[r.key_str] = r
             self._kept.move_to_end(r.key_str)
         while len(self._kept) > self.KEPT:
             self._kept.popitem(last=False)
         self._outcome = Probe(True, latency_ms, figures.read_ms)
-        self._ok_at, self._failed_at = time.monotonic(), None
 
     def _group(self, admin) -> tuple[dict[TP, int], GroupInfo]:
         """The group's committed offsets and members. An error the broker returns about the group (its coordinator

@@ -17,14 +17,12 @@ from schemas.records import Author, Post, Source
 from schemas.redis_keys import RedisKeys
 from streams.local.processes import free_port, port_open
 from streams.sources.producer import PostProducer
-from tests.fixtures import browsers
 from tests.fixtures.browser import console_errors
 from tests.fixtures.receivers import SECRET
 from tests.fixtures.workers import wait_until
 from tests.integration.test_alerts import SECRET_ENV, alerting_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-chrome_factory = browsers.chrome_factory  # the fixture, registered for this module
 
 HOSTILE = '<img src=x onerror="document.title=1"> <b>bold</b> @nordair is down again'
 #: from the click to the other screen: the dashboard's write to Kafka, the alert engine's batch, its Redis write,

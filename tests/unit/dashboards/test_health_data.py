@@ -96,8 +96,10 @@ class FakeConsumer:
 
 
 def test_kafka_going_down_keeps_the_last_figures_and_says_since_when_then_recovers():
-    kafka = KafkaHealth(Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="lytte", app_id="lytte"))
-    kafka.CACHE_S = kafka.RETRY_S = 0.0
+    class Eager(KafkaHealth):
+        CACHE_S = RETRY_S = 0.0
+
+    kafka = Eager(Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="lytte", app_id="lytte"))
     admin = FakeAdmin("lytte")
     kafka._new_clients = lambda: (admin, FakeConsumer())
     probe, figures_ = kafka.read()
