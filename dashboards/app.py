@@ -4,7 +4,7 @@ live push route (server-sent events from Redis pub/sub) and the health probe."""
 from __future__ import annotations
 
 import dash
-from dash import Dash, Input, Output, clientside_callback, dcc, html
+from dash import Dash, Input, Output, _callback, clientside_callback, dcc, html
 from flask import Response
 
 from dashboards import auth, health_data, ids, live
@@ -46,6 +46,21 @@ clientside_callback(
 )
 
 
+_page_callbacks: tuple[dict, list] | None = None
+
+
+def _give_page_callbacks() -> None:
+    """Make the pages' callbacks (registered once, when their modules are imported, with `dash.callback`)
+    available to this app too. Dash moves them from its global registry into the first app that serves a
+    request, so without this a second app in the same process (tests make many) would have none."""
+    global _page_callbacks
+    if _page_callbacks is None:
+        _page_callbacks = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+    else:
+        _callback.GLOBAL_CALLBACK_MAP.update(_page_callbacks[0])
+        _callback.GLOBAL_CALLBACK_LIST.extend(c for c in _page_callbacks[1] if c not in _callback.GLOBAL_CALLBACK_LIST)
+
+
 def create_app(settings: Settings | None = None, view: LiveView | None = None) -> Dash:
     settings = settings or Settings()
     live.view = view or LiveView(settings)
@@ -60,6 +75,8 @@ def create_app(settings: Settings | None = None, view: LiveView | None = None) -
         suppress_callback_exceptions=True,  # each page's callbacks exist while another page is shown
     )
     from dashboards.pages import alerts, health, wall  # noqa: F401  (register the pages and their callbacks)
+
+    _give_page_callbacks()
 
     app.layout = shell
 
