@@ -3,6 +3,22 @@
 // but gives up for good on an HTTP error: a server holding as many screens as it may (503), or a session that
 // expired (401). Then the stream is reopened after a pause, and after three refusals in a row the page
 // reloads, so a screen never sits frozen looking live: it reconnects, or it shows the login page.
+//
+// Dash's renderer keeps every change of a callback input (each live tick, each interval tick) in an undo
+// history that nothing reads (undo/redo is off) and that is never trimmed: a wall screen would grow by some
+// 170,000 entries a day. Once a minute the history is cut to its last HISTORY_KEPT entries.
+(function () {
+  var HISTORY_KEPT = 50;
+  setInterval(function () {
+    (window.dash_stores || []).forEach(function (store) {
+      var history = store.getState().history;
+      if (history && history.past && history.past.length > HISTORY_KEPT) {
+        history.past.splice(0, history.past.length - HISTORY_KEPT);
+      }
+    });
+  }, 60000);
+})();
+
 (function () {
   var refusals = 0;
   function prefix() {

@@ -17,7 +17,7 @@ from schemas.records import Author, Post, Source
 from schemas.redis_keys import RedisKeys
 from streams.local.processes import free_port, port_open
 from streams.sources.producer import PostProducer
-from tests.fixtures.browser import console_errors
+from tests.fixtures.browser import console_errors, screenshot
 from tests.fixtures.receivers import SECRET
 from tests.fixtures.workers import wait_until
 from tests.integration.test_alerts import SECRET_ENV, alerting_config
@@ -134,6 +134,7 @@ def test_an_ack_in_one_console_shows_in_another_within_a_second(
     wait_until(lambda: cell(operator, cid.FIRING_GRID, fp, "acked_by") == "demo", 5, "the ack on the operator's screen")
     assert selected(operator, cid.FIRING_GRID, fp), "the update kept the selection (rows changed in place)"
     wait_until(lambda: "acknowledged by demo" in operator.find_element(By.ID, cid.EVIDENCE).text, 5, "the panel's ack")
+    screenshot(operator, "console-acknowledged")
     wait_until(lambda: cell(other, cid.RECEIVERS_GRID, "oncall", "receiver") == "oncall", 15, "the receiver's status")
 
     # Silence it (the form holds its labels), expire the silence, resolve it: each reaches the other screen.

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from dashboards import ids
 from schemas.settings import Settings
 from streams.local.processes import free_port, port_open
-from tests.fixtures.browser import console_errors
+from tests.fixtures.browser import console_errors, screenshot
 from tests.fixtures.workers import wait_until
 from tests.integration.test_pipeline import produce, synth_posts
 
@@ -77,6 +77,8 @@ def test_a_surge_sent_through_kafka_shows_as_alerts_on_the_wall(services_setting
         return "NEGATIVE SURGE" in text and "VOLUME SPIKE" in text and "INCIDENT" in text
 
     wait_until(alerts_shown, 120, "the surge's alerts and incident on the nordair tile", worker)
+    chrome.set_window_size(1920, 1080)
+    screenshot(chrome, "wall-surge-1920x1080")
     classes = chrome.execute_script("return document.querySelector(`[data-tile='nordair']`).className")
     assert "tile--firing" in classes and "tile--critical" in classes
     assert "tile--firing" not in chrome.execute_script(

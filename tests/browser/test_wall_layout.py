@@ -1,10 +1,9 @@
 """The wall fills 1920x1080 and 3840x2160 screens with 1, 6 and 12 tiles, nothing overlapping or cut, text
 readable from 5 m; checked by element geometry in real headless Chromium, with screenshots saved as test
-artifacts (`test-artifacts/`, or `$LYTTE_TEST_ARTIFACTS`)."""
+artifacts (`tests.fixtures.browser.ARTIFACTS`)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,14 +14,12 @@ from schemas.records import Author, Post, Source
 from schemas.settings import Settings
 from schemas.watch import load_watch_config
 from streams.local.processes import free_port, port_open
-from tests.fixtures.browser import console_errors
+from tests.fixtures.browser import console_errors, screenshot
 from tests.fixtures.workers import wait_until
 from tests.integration.test_pipeline import produce, synth_posts
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = Path(os.environ.get("LYTTE_TEST_ARTIFACTS", REPO / "test-artifacts"))
 BRANDS = [
     "Nordair",
     "Fjordbank",
@@ -181,7 +178,6 @@ def test_the_wall_fills_the_screen_with_1_6_and_12_tiles(services_settings: Sett
         "the key person's alert on the nordair tile",
         worker,
     )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for n in (1, 6, 12):
         for width, height in SCREENS:
             viewport(chrome, width, height)
@@ -196,7 +192,7 @@ def test_the_wall_fills_the_screen_with_1_6_and_12_tiles(services_settings: Sett
             )
             chrome.execute_script("return new Promise(r => setTimeout(r, 500))")
             found = chrome.execute_script(GEOMETRY, list(MAY_ELLIPSIS))
-            chrome.save_screenshot(str(ARTIFACTS / f"wall-{n}-tiles-{width}x{height}.png"))
+            screenshot(chrome, f"wall-{n}-tiles-{width}x{height}")
             where = f"{n} tiles at {width}x{height}"
             assert found["tiles"] == n, where
             assert found["problems"] == [], f"{where}: {found['problems'][:6]}"
