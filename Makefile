@@ -9,7 +9,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_PACKAGES := redis-server
 TEST_PACKAGES := redis-server chromium chromium-driver
 
-.PHONY: demo test faults bench soak lint format venv kafka-jars demo-packages test-packages clean
+.PHONY: demo test faults bench bench-wall soak lint format venv kafka-jars demo-packages test-packages clean
 
 demo: demo-packages kafka-jars
 	$(BIN)/lytte up
@@ -26,6 +26,10 @@ faults: demo-packages kafka-jars
 # The benchmark (mixed, hot-brand and steady runs): make bench ARGS="--modes mixed --profile /tmp/bench-profile".
 bench: demo-packages kafka-jars
 	$(BIN)/lytte bench $(ARGS)
+
+# The wall in headless Chromium: Redis-to-screen latency, browser memory under a speed-up, server CPU per screen.
+bench-wall: test-packages kafka-jars
+	$(BIN)/python -m streams.bench.wall $(ARGS)
 
 # Does the worker's state stay flat once the stream outlasts the state horizon? (24 min; exit 1 if not)
 soak: demo-packages kafka-jars
