@@ -19,8 +19,8 @@ writes the view itself with `RedisSink.write_batch`, as a worker does: no worker
    `performance.memory.usedJSHeapSize` (exact with `--enable-precise-memory-info`), the document's elements and
    the renderer's live DOM nodes and event listeners (CDP `Memory.getDOMCounters`), the length of Dash's
    undo/redo record (`store.getState().history.past`); and the PSS of the screen's Chromium processes. First,
-   last and least-squares slope per minute with its standard error; flat unless the slope is above zero beyond
-   noise (3 standard errors) and would add more than 10 % of the first value in a day at the bench's pace.
+   last and Sen's slope per minute; flat unless the series rises for sure (Mann-Kendall z above 3) and the
+   slope would add more than 10 % of the first value in a day at the bench's pace.
 3. Server CPU per screen, same traffic: CPU seconds per minute of the dashboard's processes (gunicorn's arbiter
    and worker, from /proc) over `--cpu-seconds` with 1 screen, then with `--screens` screens; per screen =
    (K screens - 1 screen) / (K - 1). With it the screens' server callbacks per minute and the CPU each took: on
@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -143,39 +144,40 @@ def latency_summary(latencies: Sequence[float | None]) -> dict:
 class Trend:
     first: float
     last: float
-    #: least-squares slope, units per minute
+    #: Sen's slope (the median of the slopes between every two samples), units per minute
     slope_per_min: float
-    #: its standard error
-    slope_se: float
+    #: Mann-Kendall statistic, as a normal deviate: above 3, the series rises for sure (p < 0.0014)
+    z: float
     #: what the slope adds up to in a day at the bench's pace
     per_day: float
     flat: bool
 
 
 def trend(samples: Sequence[tuple[float, float]], tolerance: float = 0.10, floor: float = 0.0) -> Trend:
-    """The trend of (seconds, value) samples: the least-squares slope per minute, and flat unless the series
-    grows for sure and by much: the slope is more than three standard errors above zero (a trend, not noise)
-    and adds up, over a day at this pace, to more than `tolerance` of the first value or `floor`, whichever is
-    larger. Fewer than three sample times: slope nan, not flat (nothing to judge).
+    """The trend of (seconds, value) samples, robust to the odd sample caught mid-redraw: Sen's slope per minute,
+    and flat unless the series rises for sure (Mann-Kendall z above 3) and by much (the slope adds up, over a
+    day at this pace, to more than `tolerance` of the first value or `floor`, whichever is larger). Ties are
+    not corrected for (which only makes a rise harder to be sure of). Fewer than three sample times: slope
+    nan, not flat (nothing to judge); fewer than seven cannot reach z 3 (a run needs 3 min of samples).
 
-    Scenario, a sample every 30 s: 100, 101, 99, 100 -> slope -0.4/min, flat; 100, 100.5, 101, 101.5, 102 ->
-    slope +1/min exactly, 1440 a day: growing; 1000, 1000.025, 1000.05, 1000.075 -> +0.05/min, 72 a day, under
-    100 (10 % of 1000): flat; 100, 103, 97, 104, 96, 106 -> +0.9/min but within noise (3 SE is 6.3): flat.
+    Scenario, a sample every 30 s: 100, 101, 99, 100 -> slope -0.5/min, z 0: flat; 100, 100.5, ..., 104 (nine
+    samples, +1/min) -> 1440 a day, z 3.6: growing; 1000, 1000.025, ..., 1000.2 (+0.05/min, z 3.6, but 72 a
+    day, under 10 % of 1000): flat; 100, 103, 97, 104, 96, 106 -> z 0.4: flat; 100, 101, ..., 108 with the
+    fifth sample caught at 150 -> slope still +2/min.
     """
     ordered = sorted(samples)
     if len({t for t, _ in ordered}) < 3:
         first = ordered[0][1] if ordered else math.nan
         return Trend(first, ordered[-1][1] if ordered else math.nan, math.nan, math.nan, math.nan, False)
-    xs = [t / 60 for t, _ in ordered]
-    ys = [float(v) for _, v in ordered]
-    fit = statistics.linear_regression(xs, ys)
-    mean_x = statistics.fmean(xs)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    residuals = sum((y - fit.intercept - fit.slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-    se = math.sqrt(residuals / (len(xs) - 2) / sxx)
-    per_day = fit.slope * 24 * 60
-    growing = fit.slope > 3 * se and per_day > max(tolerance * abs(ys[0]), floor)
-    return Trend(ys[0], ys[-1], fit.slope, se, per_day, not growing)
+    points = [(t / 60, float(v)) for t, v in ordered]
+    pairs = list(itertools.combinations(points, 2))
+    slope = statistics.median((b[1] - a[1]) / (b[0] - a[0]) for a, b in pairs if b[0] != a[0])
+    s = sum((b[1] > a[1]) - (b[1] < a[1]) for a, b in pairs)
+    n = len(points)
+    z = (s - math.copysign(1, s)) / math.sqrt(n * (n - 1) * (2 * n + 5) / 18) if s else 0.0
+    per_day = slope * 24 * 60
+    growing = z > 3 and per_day > max(tolerance * abs(points[0][1]), floor)
+    return Trend(points[0][1], points[-1][1], slope, z, per_day, not growing)
 
 
 def push_worked(callbacks: int, writes: int, seconds: float, slow_refresh_s: float) -> bool:
@@ -829,7 +831,7 @@ def _series(t: dict, unit: float, name: str, digits: int = 2) -> str:
         return f"{t['first'] / unit:.{digits}f} -> {t['last'] / unit:.{digits}f} {name} (too few samples to judge)"
     return (
         f"{t['first'] / unit:.{digits}f} -> {t['last'] / unit:.{digits}f} {name}, "
-        f"{t['slope_per_min'] / unit:+.{digits + 1}f} (± {t['slope_se'] / unit:.{digits + 1}f}) {name}/min, "
+        f"{t['slope_per_min'] / unit:+.{digits + 1}f} {name}/min (trend z {t['z']:.1f}), "
         f"{t['per_day'] / unit:+.{max(0, digits - 1)}f} {name} a day at this pace: {verdict}"
     )
 
@@ -844,7 +846,11 @@ def _calls(window: dict | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.bench.wall", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m streams.bench.wall",
+        description="The wall in a real browser: Redis -> DOM latency, browser memory under hours of traffic at "
+        "60x, server CPU per screen (issue 9).",
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="minutes of traffic for the memory trend")
     parser.add_argument("--screens", type=int, default=3, help="screens open for the CPU figure (at least 2)")
     parser.add_argument("--writes", type=int, default=200, help="timed writes for the latency")
