@@ -110,12 +110,20 @@ class Post(Record):
 
 
 class Sentiment(Record):
+    """One shape whatever the language (`streams.sentiment.router`): compound in -1..1, the shares of the text
+    that read positive, neutral and negative, the label by the model's documented thresholds, the model's name
+    and version. A post in a language no model covers is `scored=False`: neutral, confidence 0, never run
+    through another language's lexicon and shown as fact."""
+
     compound: float = Field(ge=-1, le=1)
     pos: float = Field(ge=0, le=1)
     neu: float = Field(ge=0, le=1)
     neg: float = Field(ge=0, le=1)
     label: Literal["positive", "neutral", "negative"]
     model: str
+    #: how sure the model is of the label, 0..1 (0 for an unscored post)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    scored: bool = True
 
 
 class KeyPersonHit(Record):

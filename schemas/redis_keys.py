@@ -14,7 +14,8 @@ Layout under a prefix (default `lytte`):
 | `{p}:counters` | hash | `<field>:<partition>` -> int: a `schemas.pipeline.PartitionCounters` per raw partition |
 | `{p}:updated` | string | epoch ms of the last write, for staleness |
 | `{p}:changes` | pub/sub channel | per batch and brand (brand, buckets, raw_timestamps_ms) or alert change |
-| `{p}:sources` | hash | source name -> JSON report: state, last_event_ms, events_per_min, reconnects, gaps |
+| `{p}:sources` | hash | source name -> `schemas.source_health.SourceReport` JSON, rewritten every few seconds |
+| `{p}:source:{name}:cursor` | string | where a source resumes (Jetstream's time_us, Mastodon's last status id) |
 | `{p}:services` | hash | service name -> JSON `streams.local.supervise.record`: state, pid, restarts, ... |
 | `{p}:alerts:firing` | hash | fingerprint -> firing `schemas.alerts.Alert` JSON (every firing alert, rewritten whole) |
 | `{p}:alerts:history` | sorted set | Alert transition JSON scored by event time; newest 500 kept |
@@ -25,8 +26,9 @@ Layout under a prefix (default `lytte`):
 | `{p}:acks:index` | sorted set | acknowledged targets scored by the action's time; newest 500 kept |
 | `{p}:silences` | hash | silence id -> `schemas.alerts.Silence` JSON (ended by hand: removed; readers check ends_at) |
 
-Everything here except `{p}:services` (rewritten by `lytte up` as it goes) is derived from Kafka and can be
-rebuilt by replaying the log. A bucket is the merge of its partials (`schemas.records.merge_partials`).
+Everything here except `{p}:services` (rewritten by `lytte up` as it goes) and the sources' cursors is derived
+from Kafka and can be rebuilt by replaying the log. A bucket is the merge of its partials
+(`schemas.records.merge_partials`).
 """
 
 from dataclasses import dataclass
@@ -63,6 +65,9 @@ class RedisKeys:
     @property
     def sources(self) -> str:
         return f"{self.prefix}:sources"
+
+    def source_cursor(self, source: str) -> str:
+        return f"{self.prefix}:source:{source}:cursor"
 
     @property
     def services(self) -> str:

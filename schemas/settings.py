@@ -121,6 +121,42 @@ class Settings(BaseSettings):
         default=16, ge=1, description="live push streams one dashboard server holds open at most (one per screen)"
     )
 
+    # sources (`lytte ingest <source>`); every secret can also be given as a file: LYTTE_<NAME>_FILE
+    source_report_s: float = Field(default=2.0, gt=0, description="how often a source writes its health report")
+    x_bearer_token: SecretStr | None = Field(default=None, description="X API v2 app-only bearer token")
+    x_bearer_token_file: Path | None = None
+    x_api_url: str = Field(default="https://api.x.com", description="X API base URL (a test points it elsewhere)")
+    mastodon_base_url: str | None = Field(default=None, description="the Mastodon instance, https://mastodon.social")
+    mastodon_access_token: SecretStr | None = Field(default=None, description="a user token with read scope")
+    mastodon_access_token_file: Path | None = None
+    bluesky_jetstream_url: str = Field(
+        default="wss://jetstream2.us-east.bsky.network/subscribe", description="a Bluesky Jetstream instance"
+    )
+    meta_app_secret: SecretStr | None = Field(default=None, description="signs Meta's webhook deliveries")
+    meta_app_secret_file: Path | None = None
+    meta_verify_token: SecretStr | None = Field(default=None, description="answers Meta's subscription check")
+    meta_verify_token_file: Path | None = None
+    ingest_host: str = Field(default="127.0.0.1", description="address the webhook and ingest endpoints listen on")
+    meta_port: int = Field(default=8061, description="port of the Meta page webhook endpoint")
+    ingest_port: int = Field(default=8062, description="port of the generic ingest endpoint")
+    ingest_token: SecretStr | None = Field(default=None, description="bearer token the generic ingest endpoint asks")
+    ingest_token_file: Path | None = None
+
+    def secret(self, name: str) -> str | None:
+        """A secret setting's value, from `LYTTE_<NAME>` or else the file `LYTTE_<NAME>_FILE` names (stripped);
+        None when neither is set. Scenario: LYTTE_X_BEARER_TOKEN_FILE=/run/secrets/x holding "abc\n" ->
+        secret("x_bearer_token") == "abc"."""
+        value = getattr(self, name)
+        if value is not None:
+            return value.get_secret_value()
+        path = getattr(self, f"{name}_file", None)
+        if path is None:
+            return None
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"LYTTE_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
+
     def as_env(self) -> dict[str, str]:
         """These settings as `LYTTE_*` variables, for a child process (secrets included: never log it)."""
         env = {}

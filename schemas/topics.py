@@ -14,6 +14,8 @@ class Topic(StrEnum):
     INCIDENTS = "incidents"
     ACTIONS = "actions"
     DELIVERIES = "deliveries"
+    #: every source's `schemas.source_health.SourceReport`, key = the source's name
+    SOURCES = "sources"
 
     def name(self, prefix: str) -> str:
         return f"{prefix}.{self.value}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import subprocess
@@ -166,6 +167,16 @@ def _score_line(scorer, number: int, line: bytes, now: datetime) -> None:
 
 
 # -- sources -------------------------------------------------------------------------------------------
+
+#: live sources: each module registers `lytte ingest <name>` (its `add_cli`) and imports its provider's
+#: library only when it runs
+SOURCE_MODULES = (
+    "streams.sources.x",
+    "streams.sources.mastodon",
+    "streams.sources.bluesky",
+    "streams.sources.meta",
+    "streams.sources.ingest_http",
+)
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
@@ -470,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="stop after this many posts")
     p.add_argument("--fast", action="store_true", help="send as fast as possible (timestamps stay spaced)")
     p.set_defaults(func=cmd_synth)
+    for module in SOURCE_MODULES:
+        importlib.import_module(module).add_cli(ingest)
 
     p = sub.add_parser("kafka", help="the local Kafka broker")
     p.add_argument("action", choices=["fetch", "start"])

@@ -334,13 +334,26 @@ def fires_at(
             return math.inf  # more negatives than the posts so far
     count = max(needed - before, 0.0)
     # rounding: the smallest count at or above the bound that `peek` agrees fires
+    def fires(candidate: float) -> bool:
+        return peek(state, settings, start, candidate, partial_total, interval_s).transition == "fire"
+
     for nudge in (0.0, 1e-9, 1e-6):
         candidate = count * (1 + nudge) + nudge
         if partial_total is not None and after.recent_totals is not None:
             candidate = min(candidate, partial_total)
-        if peek(state, settings, start, candidate, partial_total, interval_s).transition == "fire":
-            return candidate
-    return math.inf
+        if fires(candidate):
+            break
+    else:
+        return math.inf
+    if candidate > 0 and fires(candidate * (1 - 1e-6) - 1e-6):
+        # A gap closed as zeros fired the detector, and only the open interval's count decides whether it calms
+        # down again: that takes `resolve_threshold`, not `threshold`. `peek` is monotone in the count: bisect.
+        low, high = 0.0, candidate
+        for _ in range(80):
+            middle = (low + high) / 2
+            low, high = (low, middle) if fires(middle) else (middle, high)
+        candidate = high
+    return candidate
 
 
 # ---- share of voice --------------------------------------------------------------------------------------------

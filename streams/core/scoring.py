@@ -10,13 +10,13 @@ from schemas.records import Evidence, KeyPersonHit, Post, ScoredPost
 from schemas.watch import WatchConfig
 from streams.core.matching import Matcher
 from streams.sentiment.language import LanguageGuesser
-from streams.sentiment.vader import VaderScorer
+from streams.sentiment.router import SentimentRouter
 
 
 class Scorer:
     def __init__(self, config: WatchConfig) -> None:
         self.matcher = Matcher(config)
-        self._sentiment = VaderScorer()
+        self._sentiment = SentimentRouter.default()
         self._language = LanguageGuesser()
 
     def score(self, post: Post, evidence: Evidence) -> list[ScoredPost]:
@@ -26,8 +26,8 @@ class Scorer:
         matches = self.matcher.brands(post.text)
         if not matches:
             return []
-        sentiment = self._sentiment.score(post.text)
         language = self._language.language(post.text, post.language)
+        sentiment = self._sentiment.score(post.text, language)
         people = tuple(
             KeyPersonHit(handle=m.person.handle, label=m.person.label, role=m.role)
             for m in self.matcher.key_people(post.author.handle, post.text)

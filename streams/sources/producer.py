@@ -51,7 +51,7 @@ class PostProducer:
         )
         self.sent = 0
         self.failed_deliveries = 0
-        self._again: list[tuple[bytes | None, bytes]] = []
+        self._again: list[tuple] = []  # (key, value, topic, headers) of failed deliveries
 
     def send(self, post: Post) -> None:
         self.send_raw(*post_record(post))
@@ -62,10 +62,17 @@ class PostProducer:
         self._producer.poll(0)  # serve delivery reports
         self._send_again()
 
-    def _produce(self, key: bytes | None, value: bytes) -> None:
+    def send_to(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
+        """A record for another topic (a source's deadletters and health reports), with the same delivery care."""
+        self._produce(key, value, topic, headers)
+        self._producer.poll(0)
+        self._send_again()
+
+    def _produce(self, key: bytes | None, value: bytes, topic: str | None = None, headers=None) -> None:
+        topic = topic or self.topic
         while True:
             try:
-                self._producer.produce(self.topic, value, key, on_delivery=self._delivered)
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=self._delivered)
                 break
             except BufferError:  # librdkafka's queue is full: serve deliveries until there is room
                 self._producer.poll(0.05)
@@ -77,12 +84,12 @@ class PostProducer:
         n = self.failed_deliveries
         if n == 1 or n % 1000 == 0:
             log.warning("%s: %d deliveries failed so far (%s); sending them again", self.topic, n, error)
-        self._again.append((message.key(), message.value()))
+        self._again.append((message.key(), message.value(), message.topic(), message.headers()))
 
     def _send_again(self) -> None:
         again, self._again = self._again, []
-        for key, value in again:
-            self._produce(key, value)
+        for key, value, topic, headers in again:
+            self._produce(key, value, topic, headers)
 
     def flush(self, limit_s: float = FLUSH_LIMIT_S) -> None:
         """Wait until every record sent so far is delivered (failed ones sent again), at most `limit_s`."""

@@ -1,0 +1,14 @@
+"""X as a source (`lytte ingest x`): not built yet (issue 10)."""
+
+from __future__ import annotations
+
+
+def add_cli(ingest) -> None:
+    """Registers `lytte ingest x` on the ingest sub-parsers. Provider libraries are imported when it runs,
+    so that the CLI starts fast."""
+    p = ingest.add_parser("x", help="X (not built yet)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> None:
+    raise SystemExit("lytte ingest x: not built yet")
