@@ -27,6 +27,7 @@ from schemas.pipeline import (
 from schemas.records import BucketMetrics, merge_partials
 from schemas.redis_keys import DAY_FIELDS, RedisKeys
 from schemas.settings import Settings
+from schemas.source_health import SourceReport
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
 
@@ -43,6 +44,8 @@ class WallView:
     pipeline: PipelineStatus | None
     #: When stalled: for how long (at least) nothing was handled while records waited; None if unknown.
     stalled_for_s: int | None
+    #: every source's last report (`{prefix}:sources`); unreadable reports left out
+    sources: list[SourceReport] = field(default_factory=list)
 
 
 # -- Kafka ---------------------------------------------------------------------------------------------
@@ -224,9 +227,10 @@ class LiveView:
         pipe.zrangebyscore(k.alerts_history, now.timestamp() - 2 * 3600, "+inf")
         pipe.hvals(k.incidents)
         pipe.hvals(k.acks)
+        pipe.hvals(k.sources)
         raw_versions, *results = pipe.execute()
         latest, rest = results[: len(watched)], results[len(watched) :]
-        raw_counters, raw_updated, raw_firing, raw_history, raw_incidents, raw_acks = rest
+        raw_counters, raw_updated, raw_firing, raw_history, raw_incidents, raw_acks, raw_sources = rest
         versions = {b.decode(): v.decode() for b, v in raw_versions.items()}
         buckets = self._buckets([w.id for w, _ in watched], versions)
         firing = _parse_all(Alert, raw_firing)
@@ -264,7 +268,8 @@ class LiveView:
         if raw is not None:
             status = pipeline_status(raw.ends, counters, now_ms, raw.first_waiting_ms, self.stall_after_ms)
             stalled = stalled_for_s(status, raw.first_waiting_ms, now_ms)
-        return WallView(brands, counter_totals(counters), updated, watch is not None, status, stalled)
+        sources = _parse_all(SourceReport, raw_sources)
+        return WallView(brands, counter_totals(counters), updated, watch is not None, status, stalled, sources)
 
     def _buckets(self, brands: list[str], versions: dict[str, str]) -> dict[str, BrandBuckets]:
         """Each brand's merged buckets and day counts, read again only when its version changed (a brand

@@ -5,6 +5,7 @@ SLOW_TICK = "slow-tick"
 WALL_TILES = "wall-tiles"
 WALL_COUNTERS = "wall-counters"
 WALL_FRESHNESS = "wall-freshness"
+WALL_SOURCES = "wall-sources"
 
 
 SHELL = "shell"

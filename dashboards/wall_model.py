@@ -25,6 +25,7 @@ import orjson
 
 from schemas.alerts import Action, Alert, AlertStatus, Incident
 from schemas.records import BucketMetrics, rank_top_posts, top_terms
+from schemas.source_health import SourceReport, SourceStatus, screen_state
 
 RECENT_MINUTES = 15
 BASELINE_MINUTES = 120
@@ -334,3 +335,17 @@ def groups(ids: list[str], per: int | None) -> list[list[str]]:
     if not per or per <= 0:
         return [ids]
     return [ids[i : i + per] for i in range(0, len(ids), per)] or [[]]
+
+
+#: a source stopped on purpose (state "stopped") this long ago is no longer shown: it was retired, not lost
+RETIRED_AFTER_MS = 3600_000
+
+
+def source_statuses(reports: list[SourceReport], now_ms: int) -> list[SourceStatus]:
+    """Each source's state for the wall's header, by name; sources stopped on purpose over an hour ago left out.
+
+    Scenario: x connected with a post 5 s ago, mastodon connected with keep-alives but no post for 10 min,
+    bluesky's report 60 s old -> [bluesky no_data "no data for 60 s (source not reporting)", mastodon
+    no_mentions, x live]."""
+    shown = [r for r in reports if not (r.state == "stopped" and now_ms - r.reported_ms > RETIRED_AFTER_MS)]
+    return [screen_state(r, now_ms) for r in sorted(shown, key=lambda r: r.source)]

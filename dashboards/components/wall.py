@@ -11,7 +11,7 @@ from dash import dcc, html
 from dashboards import ids
 from dashboards.data import WallView
 from dashboards.figures import day_figure, hour_figure
-from dashboards.wall_model import AlertLine, PostLine, Tile
+from dashboards.wall_model import AlertLine, PostLine, Tile, source_statuses
 
 STALE_AFTER_S = 120
 #: what each density shows: top posts, alert lines, key people, terms
@@ -202,7 +202,8 @@ def freshness(view: WallView, now: datetime) -> tuple[html.Span, str | None]:
     """The line that says whether the wall can be trusted, and the banner text when it cannot, the most severe
     state first: STALLED (records waiting in posts.raw and nothing handled for longer than the stall threshold),
     Kafka unreachable (so a stall cannot be seen), no worker yet, STALE (no write to the live view for a while),
-    and only then live (no banner)."""
+    a source with no data (the pipeline is live, but a network's posts are not reaching it), and only then live
+    (no banner)."""
     status = view.pipeline
     if status is not None and status.stalled:
         waited = f"for {view.stalled_for_s} s" if view.stalled_for_s is not None else "yet"
@@ -223,7 +224,27 @@ def freshness(view: WallView, now: datetime) -> tuple[html.Span, str | None]:
         return html.Span(
             f"STALE: last update {_age(age)} ago", className="fresh fresh--stale"
         ), f"NO DATA FOR {_age(age).upper()} — the wall is not live"
+    down = [s for s in source_statuses(view.sources, int(now.timestamp() * 1000)) if s.state == "no_data"]
+    if down:
+        names = ", ".join(s.source.upper() for s in down)
+        text = f"{names}: {down[0].text.upper()}" if len(down) == 1 else f"NO DATA FROM {names}"
+        return html.Span("live", className="fresh fresh--live"), f"{text} — posts there are not seen"
     return html.Span("live", className="fresh fresh--live"), None
+
+
+def sources_line(view: WallView, now: datetime) -> list[html.Span]:
+    """One label per source: its name and "live", "no mentions" (talking to us, nothing matched) or "no data for
+    N s" (silent or down), coloured; nothing when no source reports (the synthetic and replay sources do not)."""
+    now_ms = int(now.timestamp() * 1000)
+    return [
+        html.Span(
+            [html.B(s.source), " ", s.text],
+            className=f"source source--{s.state}",
+            title=f"source {s.source}: {s.text}",
+            **{"data-source": s.source, "data-state": s.state},
+        )
+        for s in source_statuses(view.sources, now_ms)
+    ]
 
 
 def _age(seconds: float) -> str:

@@ -19,7 +19,7 @@ import redis
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboards import auth, ids, live
-from dashboards.components.wall import brand_tile, counters, freshness, tile_body, tile_class
+from dashboards.components.wall import brand_tile, counters, freshness, sources_line, tile_body, tile_class
 from dashboards.figures import day_patch, hour_patch
 from dashboards.wall_model import density, grid_shape, groups, tiles
 
@@ -39,6 +39,7 @@ def layout(kiosk: str | None = None, brands: str | None = None, per: str | None 
                     html.Span(id=ids.WALL_CLOCK, className="wall-clock"),
                     *([] if auth.enabled() else [html.Span("auth off", className="wall-authoff")]),
                     html.Div(id=ids.WALL_FRESHNESS, className="wall-fresh"),
+                    html.Div(id=ids.WALL_SOURCES, className="wall-sources"),
                     html.Div(id=ids.WALL_COUNTERS, className="counters"),
                 ],
                 className="wall-header",
@@ -86,6 +87,7 @@ clientside_callback(
     Output(ids.WALL_DIGESTS, "data"),
     Output(ids.WALL_COUNTERS, "children"),
     Output(ids.WALL_FRESHNESS, "children"),
+    Output(ids.WALL_SOURCES, "children"),
     Output(ids.WALL_BANNER, "children"),
     Output(ids.WALL_BANNER, "className"),
     Input(ids.LIVE_TICK, "data"),
@@ -105,7 +107,8 @@ def refresh(_tick, _slow, rotation, query, shown, digests):
         # Keep the tiles as they were, but never let them pass for live.
         text = f"Redis unreachable: the wall is not updating ({type(exc).__name__})"
         line = html.Span(text, className="fresh fresh--stalled")
-        return (no_update,) * 4 + unchanged_tiles + (no_update, no_update, line, text.upper(), "banner banner--bad")
+        head = (no_update, line, no_update, text.upper(), "banner banner--bad")
+        return (no_update,) * 4 + unchanged_tiles + (no_update, *head)
 
     wanted = (query or {}).get("brands")
     on_wall = [b for b in view.brands if wanted is None or b.id in wanted]
@@ -115,7 +118,13 @@ def refresh(_tick, _slow, rotation, query, shown, digests):
     models = {t.id: t for t in tiles(view.brands, now) if t.id in page}
 
     line, banner = freshness(view, now)
-    head = (counters(view.counters), line, banner or "", "banner banner--bad" if banner else "banner banner--hidden")
+    head = (
+        counters(view.counters),
+        line,
+        sources_line(view, now),
+        banner or "",
+        "banner banner--bad" if banner else "banner banner--hidden",
+    )
     fresh_digests = {b: models[b].digest() for b in on_screen}
     if on_screen != shown:
         n = len(on_screen)

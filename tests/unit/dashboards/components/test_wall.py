@@ -3,10 +3,11 @@ counters, and post text that stays text."""
 
 from datetime import UTC, datetime
 
-from dashboards.components.wall import brand_tile, counters, freshness, post_line, tile_body
+from dashboards.components.wall import brand_tile, counters, freshness, post_line, sources_line, tile_body
 from dashboards.data import WallView, stalled_for_s
 from dashboards.wall_model import PostLine, tile
 from schemas.pipeline import PartitionCounters, counter_totals, pipeline_status
+from schemas.source_health import SourceReport
 from tests.unit.dashboards.test_wall_model import NOW as MODEL_NOW
 from tests.unit.dashboards.test_wall_model import brand, bucket
 
@@ -110,3 +111,40 @@ def test_a_dense_firing_tile_leaves_out_the_top_post_for_its_alert():
 
     t = tile(brand([bucket(1, 7)], firing=[alert("volume_spike", AlertStatus.FIRING, 3)]), [], MODEL_NOW)
     assert "tile-posts" not in str(tile_body(t, "dense")) and "VOLUME SPIKE" in str(tile_body(t, "dense"))
+
+
+def report(
+    source: str,
+    state: str = "connected",
+    *,
+    post_ago_s: float | None = None,
+    alive_ago_s: float = 1,
+    reported_ago_s: float = 1,
+) -> SourceReport:
+    return SourceReport(
+        source=source,
+        state=state,
+        reported_ms=NOW_MS - int(reported_ago_s * S),
+        heartbeat_ms=NOW_MS - int(alive_ago_s * S),
+        last_event_ms=0 if post_ago_s is None else NOW_MS - int(post_ago_s * S),
+    )
+
+
+def test_each_source_shows_live_no_mentions_or_no_data_and_a_silent_one_raises_the_banner():
+    live = report("x", post_ago_s=5)
+    quiet = report("mastodon", post_ago_s=600, alive_ago_s=3)
+    gone = report("bluesky", post_ago_s=100, alive_ago_s=100, reported_ago_s=100)
+    shown = WallView([], counter_totals({}), NOW_MS - 3000, True, caught_up(), None, [live, quiet, gone])
+    spans = sources_line(shown, NOW)
+    assert [(s.children[0].children, s.className) for s in spans] == [
+        ("bluesky", "source source--no_data"),
+        ("mastodon", "source source--no_mentions"),
+        ("x", "source source--live"),
+    ]
+    assert spans[0].children[2] == "no data for 100 s (source not reporting)"
+    line, banner = freshness(shown, NOW)
+    assert line.children == "live"  # the pipeline is live ...
+    assert banner == "BLUESKY: NO DATA FOR 100 S (SOURCE NOT REPORTING) — posts there are not seen"  # ... bluesky not
+    calm = WallView([], counter_totals({}), NOW_MS - 3000, True, caught_up(), None, [live, quiet])
+    assert freshness(calm, NOW)[1] is None
+    assert sources_line(view(NOW_MS - 3000), NOW) == []  # no source reports: nothing to show
