@@ -194,8 +194,8 @@ def cmd_replay(args: argparse.Namespace) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from streams.sources.producer import PostProducer
     from streams.sources.replay import play
+    from streams.sources.runtime import SourceStopped, run_source
     from streams.sources.synth import Incident, SynthSource
 
     settings = _settings()
@@ -209,11 +209,20 @@ def cmd_synth(args: argparse.Namespace) -> None:
         + (f", incident at minute {args.incident_at:g} for {args.incident_minutes:g} min" if incident else ""),
         flush=True,
     )
-    with PostProducer(settings) as producer:
+    sent = 0
+
+    def body(runtime) -> None:
+        nonlocal sent
+        runtime.set_state("connected")  # the synthetic source reports its health like a live one
         schedule = source.schedule(datetime.now(UTC), args.limit, args.history, args.duration)
         if args.fast:
             schedule = ((0.0, post) for _, post in schedule)
-        sent = play(schedule, producer.send)
+        try:
+            sent = play(schedule, runtime.post, sleep=runtime.sleep)
+        except SourceStopped:
+            sent = runtime.sent
+
+    run_source("synth", settings, body)
     print(f"synth: sent {sent} posts")
 
 

@@ -13,6 +13,7 @@ provider's protocol and turns payloads into Posts; it hands them to a `SourceRun
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,6 +34,10 @@ from streams.sources.producer import PostProducer
 log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_S = 2.0
+
+
+class SourceStopped(Exception):
+    """Raised by `SourceRuntime.sleep` when the source is asked to stop."""
 
 
 def now_ms() -> int:
@@ -128,6 +133,8 @@ class SourceRuntime:
     # -- what a source calls --------------------------------------------------------------------------
 
     def post(self, post: Post) -> None:
+        if self._stop.is_set():
+            raise SourceStopped
         self.producer.send(post)
         t = now_ms()
         with self._lock:
@@ -179,6 +186,11 @@ class SourceRuntime:
     def wait(self, seconds: float) -> bool:
         """Sleep, waking early on stop; True if the source should stop."""
         return self._stop.wait(seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, or raise SourceStopped as soon as the source is asked to stop (for loops that cannot check)."""
+        if self._stop.wait(max(0.0, seconds)):
+            raise SourceStopped
 
     @property
     def stopping(self) -> bool:
@@ -272,7 +284,8 @@ class SourceRuntime:
 def run_source(name: str, settings: Settings, body) -> None:
     """Run `body(runtime)` until it returns or SIGTERM / SIGINT asks the source to stop; the runtime is closed
     (posts flushed, a last "stopped" report written) either way. `body` must return soon after
-    `runtime.stopping` turns true (every wait through `runtime.wait`)."""
+    `runtime.stopping` turns true (every wait through `runtime.wait` or `runtime.sleep`); `runtime.post` and
+    `runtime.sleep` raise `SourceStopped` once it is, which ends the body quietly."""
     import signal
 
     runtime = SourceRuntime(name, settings)
@@ -282,7 +295,7 @@ def run_source(name: str, settings: Settings, body) -> None:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with runtime:
+        with runtime, contextlib.suppress(SourceStopped):
             body(runtime)
     finally:
         for sig, handler in previous.items():
