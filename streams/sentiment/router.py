@@ -60,9 +60,10 @@ class SentimentRouter:
 
     @classmethod
     def default(cls) -> SentimentRouter:
+        from streams.sentiment.nordic import NordicScorer
         from streams.sentiment.vader import VaderScorer
 
-        return cls({"en": VaderScorer()})
+        return cls({"en": VaderScorer(), **{language: NordicScorer(language) for language in ("da", "no", "sv")}})
 
     @property
     def languages(self) -> tuple[str, ...]:
