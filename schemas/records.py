@@ -53,6 +53,8 @@ class Source(StrEnum):
     META = "meta"
     REPLAY = "replay"
     SYNTH = "synth"
+    #: posts from a network lytte has no source for, sent to the generic ingest endpoint (`lytte ingest http`)
+    OTHER = "other"
 
 
 class PostKind(StrEnum):
@@ -95,6 +97,8 @@ class Post(Record):
     referenced_id: str | None = Field(default=None, max_length=200)
     engagement: Engagement = Engagement()
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
+    #: the tags of the provider's filter rules that delivered the post (X's `matching_rules`: "brand:nordair")
+    matching_rules: tuple[Annotated[str, Field(max_length=200)], ...] = Field(default=(), max_length=100)
 
     @property
     def id(self) -> str:

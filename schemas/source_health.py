@@ -59,6 +59,8 @@ class SourceReport(BaseModel):
     deadlettered: NonNegativeInt = 0
     #: why it is not connected (an HTTP status, a provider's disconnect message), never a credential
     detail: str = Field(default="", max_length=500)
+    #: the provider calls us (webhooks): no keep-alives, so a source listening is alive while it reports
+    push: bool = False
 
 
 ScreenState = Literal["live", "no_mentions", "no_data"]
@@ -80,6 +82,7 @@ def screen_state(report: SourceReport, now_ms: int) -> SourceStatus:
     - connected, last post 5 s ago -> live, "live";
     - connected, keep-alive 3 s ago, last post 10 min ago -> no_mentions, "no mentions";
     - connected, keep-alive 90 s ago -> no_data, "no data for 90 s";
+    - a webhook source (push) listening, its report fresh, no post for an hour -> no_mentions (nobody wrote);
     - backoff (reconnecting), last sign of life 30 s ago -> no_data, "no data for 30 s (backoff)";
     - any state, report written 60 s ago -> no_data, "no data for 60 s (source not reporting)".
     """
@@ -93,7 +96,7 @@ def screen_state(report: SourceReport, now_ms: int) -> SourceStatus:
         return SourceStatus(name, "no_data", f"no data for {_seconds(now_ms - since)} ({report.state})")
     if now_ms - report.last_event_ms <= LIVE_WITHIN_MS:
         return SourceStatus(name, "live", "live")
-    if alive and now_ms - alive <= SILENT_AFTER_MS:
+    if report.push or (alive and now_ms - alive <= SILENT_AFTER_MS):
         return SourceStatus(name, "no_mentions", "no mentions")
     return SourceStatus(name, "no_data", f"no data for {_seconds(now_ms - (alive or report.reported_ms))}")
 

@@ -12,28 +12,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from schemas.settings import Settings
-from schemas.watch import WatchConfig, WatchConfigError, load_watch_config
+from schemas.watch import WatchConfig, WatchConfigError
 from streams.local.processes import ServiceError
+from streams.usage import UsageError, load_settings, load_watch
 
 
-class UsageError(RuntimeError):
-    """Bad configuration or arguments: printed as one line, exit code 2."""
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = "LYTTE_" + "_".join(str(p) for p in err["loc"]).upper()
-        raise UsageError(f"environment: {field}: {err['msg']}") from None
-
-
-def _watch(settings: Settings, path: str | None = None) -> WatchConfig:
-    return load_watch_config(Path(path) if path else settings.watch_config)
+_settings = load_settings
+_watch = load_watch
 
 
 def _alerting_watch(settings: Settings, path: str | None = None) -> WatchConfig:

@@ -244,15 +244,15 @@ def add_cli(ingest) -> None:
 
 
 def _run(args) -> None:
-    from streams.cli import _settings, _watch
     from streams.core.matching import Matcher
     from streams.sources.bluesky_reader import JetstreamReader
     from streams.sources.runtime import run_source
+    from streams.usage import load_settings, load_watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings()
+    settings = load_settings()
     reader = JetstreamReader(
-        Matcher(_watch(settings, args.config)), int(args.rewind * 1e6), reposts=not args.no_reposts
+        Matcher(load_watch(settings, args.config)), int(args.rewind * 1e6), reposts=not args.no_reposts
     )
     source = JetstreamSource(settings.bluesky_jetstream_url, reader)
     print(f"bluesky: {where(settings.bluesky_jetstream_url)}, {', '.join(source.collections)}", flush=True)

@@ -28,7 +28,6 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pydantic import ValidationError
 
 from schemas.records import Post
 from streams.sources.meta_payload import validation_reason
+from streams.usage import UsageError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -173,24 +173,8 @@ def is_loopback(host: str) -> bool:
 
 
 def fail(message: str) -> NoReturn:
-    """A configuration mistake: one line on stderr, exit code 2 (as the CLI's own usage errors). Not the CLI's
-    UsageError: run as `python -m streams.cli`, the CLI module is `__main__`, and a UsageError imported from
-    `streams.cli` here would be another class that its `main` does not catch."""
-    print(f"lytte: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
-def load_settings():
-    """The settings, or `fail` with the first mistake in the environment."""
-    from pydantic import ValidationError
-
-    from schemas.settings import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"environment: LYTTE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}")
+    """A configuration mistake: one line on stderr, exit code 2 (the CLI prints UsageError so)."""
+    raise UsageError(message)
 
 
 def configure_logging() -> None:
@@ -401,6 +385,6 @@ def _run(args) -> None:
             outbox.close()
 
     try:
-        run_source(NAME, settings, body)
+        run_source(NAME, settings, body, push=True)
     except ListenError as exc:
         fail(f"ingest http: {exc}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -78,29 +77,17 @@ def add_cli(ingest) -> None:
         default=BACKFILL_PAGES,
         help=f"at most this many pages of {PAGE_LIMIT} statuses per stream to fill a gap (default {BACKFILL_PAGES})",
     )
-    p.set_defaults(func=_run)
-
-
-class UsageError(RuntimeError):
-    pass
-
-
-def _run(args) -> None:
-    try:
-        _start(args)
-    except UsageError as exc:  # cli's own UsageError is another class when run as `python -m streams.cli`
-        print(f"lytte: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    p.set_defaults(func=_start)
 
 
 def _start(args) -> None:
-    from streams.cli import _settings, _watch
     from streams.core.matching import Matcher
     from streams.sources.runtime import listen_targets, run_source
+    from streams.usage import UsageError, load_settings, load_watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings()
-    watch = _watch(settings, args.config)
+    settings = load_settings()
+    watch = load_watch(settings, args.config)
     base_url = settings.mastodon_base_url
     token = settings.secret("mastodon_access_token")
     if not base_url or not base_url.startswith(("https://", "http://")):

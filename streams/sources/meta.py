@@ -168,6 +168,6 @@ def _run(args) -> None:
             outbox.close()
 
     try:
-        run_source(NAME, settings, body)
+        run_source(NAME, settings, body, push=True)
     except ListenError as exc:
         fail(f"ingest meta: {exc}")

@@ -14,6 +14,7 @@ so a source never drops a post it was given.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from confluent_kafka import KafkaException, Producer
@@ -52,6 +53,8 @@ class PostProducer:
         self.sent = 0
         self.failed_deliveries = 0
         self._again: list[tuple] = []  # (key, value, topic, headers) of failed deliveries
+        # deliveries are reported in whichever thread polls (a source's own and its report thread)
+        self._again_lock = threading.Lock()
 
     def send(self, post: Post) -> None:
         self.send_raw(*post_record(post))
@@ -62,19 +65,26 @@ class PostProducer:
         self._producer.poll(0)  # serve delivery reports
         self._send_again()
 
-    def send_to(self, topic: str, key: bytes | None, value: bytes, headers: list | None = None) -> None:
-        """A record for another topic (a source's deadletters and health reports), with the same delivery care."""
-        self._produce(key, value, topic, headers)
+    def send_to(
+        self, topic: str, key: bytes | None, value: bytes, headers: list | None = None, *, block: bool = True
+    ) -> bool:
+        """A record for another topic (a source's deadletters and health reports), with the same delivery care.
+        With `block=False` a full queue (the broker away for a while) drops the record instead of waiting: False."""
+        if not self._produce(key, value, topic, headers, block):
+            return False
         self._producer.poll(0)
         self._send_again()
+        return True
 
-    def _produce(self, key: bytes | None, value: bytes, topic: str | None = None, headers=None) -> None:
+    def _produce(self, key: bytes | None, value: bytes, topic: str | None = None, headers=None, block=True) -> bool:
         topic = topic or self.topic
         while True:
             try:
                 self._producer.produce(topic, value, key, headers=headers, on_delivery=self._delivered)
-                break
+                return True
             except BufferError:  # librdkafka's queue is full: serve deliveries until there is room
+                if not block:
+                    return False
                 self._producer.poll(0.05)
 
     def _delivered(self, error, message) -> None:
@@ -84,10 +94,12 @@ class PostProducer:
         n = self.failed_deliveries
         if n == 1 or n % 1000 == 0:
             log.warning("%s: %d deliveries failed so far (%s); sending them again", self.topic, n, error)
-        self._again.append((message.key(), message.value(), message.topic(), message.headers()))
+        with self._again_lock:
+            self._again.append((message.key(), message.value(), message.topic(), message.headers()))
 
     def _send_again(self) -> None:
-        again, self._again = self._again, []
+        with self._again_lock:
+            again, self._again = self._again, []
         for key, value, topic, headers in again:
             self._produce(key, value, topic, headers)
 
@@ -102,8 +114,8 @@ class PostProducer:
             if time.monotonic() >= deadline:
                 raise KafkaException(f"{self.topic}: {left} records still undelivered after {limit_s:.0f} s")
 
-    def close(self) -> None:
-        self.flush()
+    def close(self, limit_s: float = FLUSH_LIMIT_S) -> None:
+        self.flush(limit_s)
 
     def __enter__(self) -> PostProducer:
         return self

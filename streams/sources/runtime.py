@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import redis
+from confluent_kafka import KafkaException
 
 from schemas import topics
 from schemas.records import Post
@@ -34,6 +35,8 @@ from streams.sources.producer import PostProducer
 log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_S = 2.0
+#: a source that stops waits this long for Kafka to take what it sent (a broker away: the source still stops)
+CLOSE_FLUSH_S = 30.0
 
 
 class SourceStopped(Exception):
@@ -105,8 +108,11 @@ def listen_targets(watch: WatchConfig) -> list[Target]:
 
 
 class SourceRuntime:
-    def __init__(self, name: str, settings: Settings, *, producer: PostProducer | None = None) -> None:
+    def __init__(
+        self, name: str, settings: Settings, *, producer: PostProducer | None = None, push: bool = False
+    ) -> None:
         self.name = name
+        self.push = push
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
         self.producer = producer or PostProducer(settings)
@@ -235,6 +241,7 @@ class SourceRuntime:
                 gaps=self.gaps,
                 deadlettered=self.deadlettered,
                 detail=self._detail,
+                push=self.push,
             )
 
     def write_report(self) -> None:
@@ -244,7 +251,7 @@ class SourceRuntime:
         except redis.RedisError as exc:
             log.warning("%s: cannot write the health report to Redis (%s)", self.name, exc)
         try:
-            self.producer.send_to(self._sources_topic, self.name.encode(), value.encode())
+            self.producer.send_to(self._sources_topic, self.name.encode(), value.encode(), block=False)
         except Exception as exc:  # a report is never worth stopping the source for
             log.warning("%s: cannot send the health report (%s)", self.name, exc)
 
@@ -271,7 +278,10 @@ class SourceRuntime:
         with self._lock:
             self._state = "stopped"
         self.write_report()
-        self.producer.close()
+        try:
+            self.producer.close(CLOSE_FLUSH_S)
+        except KafkaException as exc:  # the source's cursor was never saved past what is still undelivered
+            log.error("%s: stopping with posts undelivered: %s", self.name, exc)
         self.redis.close()
 
     def __enter__(self) -> SourceRuntime:
@@ -281,14 +291,15 @@ class SourceRuntime:
         self.close()
 
 
-def run_source(name: str, settings: Settings, body) -> None:
+def run_source(name: str, settings: Settings, body, *, push: bool = False) -> None:
     """Run `body(runtime)` until it returns or SIGTERM / SIGINT asks the source to stop; the runtime is closed
     (posts flushed, a last "stopped" report written) either way. `body` must return soon after
     `runtime.stopping` turns true (every wait through `runtime.wait` or `runtime.sleep`); `runtime.post` and
-    `runtime.sleep` raise `SourceStopped` once it is, which ends the body quietly."""
+    `runtime.sleep` raise `SourceStopped` once it is, which ends the body quietly. `push`: the provider calls
+    us (webhooks), so silence while listening is no mentions, not an outage."""
     import signal
 
-    runtime = SourceRuntime(name, settings)
+    runtime = SourceRuntime(name, settings, push=push)
 
     def stop(*_: object) -> None:
         runtime.stop()

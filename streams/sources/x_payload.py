@@ -40,10 +40,9 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class StreamLine:
-    """One parsed line: a post with the tags of the rules that matched it, or X's errors about the stream."""
+    """One parsed line: a post (with the tags of the rules that matched it), or X's errors about the stream."""
 
     post: Post | None = None
-    rule_tags: tuple[str, ...] = ()
     errors: tuple[Mapping, ...] = ()
 
 
@@ -51,7 +50,7 @@ def read_line(raw: bytes | str, received_at: datetime | None = None) -> StreamLi
     """Parse one non-empty stream line. Raises PayloadError for what must go to the deadletter topic.
 
     Scenarios: '{"data": {...}, "includes": {...}, "matching_rules": [{"id": "1", "tag": "brand:nordair"}]}' ->
-    StreamLine(post=Post(...), rule_tags=("brand:nordair",)); '{"errors": [{"title": "operational-disconnect",
+    StreamLine(post=Post(..., matching_rules=("brand:nordair",))); '{"errors": [{"title": "operational-disconnect",
     ...}]}' -> StreamLine(errors=(...,)); '{not json' -> PayloadError("not JSON: ..."); '[1, 2]' ->
     PayloadError("not a JSON object")."""
     try:
@@ -61,16 +60,15 @@ def read_line(raw: bytes | str, received_at: datetime | None = None) -> StreamLi
     if not isinstance(payload, dict):
         raise PayloadError("not a JSON object")
     if "data" in payload:
-        post, tags = to_post(payload, received_at)
-        return StreamLine(post=post, rule_tags=tags)
+        return StreamLine(post=to_post(payload, received_at))
     errors = payload.get("errors")
     if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors):
         return StreamLine(errors=tuple(errors))
     raise PayloadError("neither data nor errors")
 
 
-def to_post(payload: Mapping, received_at: datetime | None = None) -> tuple[Post, tuple[str, ...]]:
-    """The Post of a stream payload and the tags of its matching rules.
+def to_post(payload: Mapping, received_at: datetime | None = None) -> Post:
+    """The Post of a stream payload, with the tags of its matching rules.
 
     Scenarios:
     - original by @ada (followers 1200, in includes.users) -> kind original, author ("11", "ada", "Ada", 1200),
@@ -127,12 +125,13 @@ def to_post(payload: Mapping, received_at: datetime | None = None) -> tuple[Post
                 quotes=_metric(data, "quote_count"),
             ),
             url=f"https://x.com/{handle}/status/{post_id}" if user.get("username") else _web_url(post_id),
+            matching_rules=_rule_tags(payload.get("matching_rules")),
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise PayloadError(f"not a valid post: {where}: {first['msg']}") from None
-    return post, _rule_tags(payload.get("matching_rules"))
+    return post
 
 
 def stream_problem(errors: tuple[Mapping, ...]) -> str:

@@ -144,7 +144,7 @@ class XStream(StreamingClient):
         if line.post is not None:
             self.policy.delivered()
             self.runtime.post(line.post)
-            log.debug("x: post %s (rules %s)", line.post.source_id, ",".join(line.rule_tags) or "-")
+            log.debug("x: post %s (rules %s)", line.post.source_id, ",".join(line.post.matching_rules) or "-")
             return
         self.runtime.heartbeat()
         why = f"X says: {stream_problem(line.errors)}"  # logged with the wait that follows

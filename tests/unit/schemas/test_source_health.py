@@ -47,3 +47,10 @@ def test_a_report_nobody_rewrites_means_the_source_is_gone():
 def test_reports_from_newer_writers_still_read():
     raw = report(post_ago=1).model_dump() | {"something_new": 1}
     assert SourceReport.model_validate(raw).source == "x"
+
+
+def test_a_webhook_source_listening_is_no_mentions_however_long_nobody_writes():
+    quiet = report(post_ago=3600).model_copy(update={"push": True})
+    assert screen_state(quiet, NOW).state == "no_mentions"
+    gone = report(post_ago=3600, reported_ago=60).model_copy(update={"push": True})
+    assert screen_state(gone, NOW).state == "no_data"  # the process stopped reporting: down, push or not

@@ -22,7 +22,7 @@ def test_an_original_post_keeps_author_followers_language_url_time_and_rule_tags
         metrics={"like_count": 4, "retweet_count": 2},
         tags=("brand:nordair",),
     )
-    post, tags = to_post(payload)
+    post = to_post(payload)
     assert post.source is Source.X and post.id == "x:1900"
     assert post.kind is PostKind.ORIGINAL and post.referenced_id is None
     assert (post.author.id, post.author.handle, post.author.display_name) == ("11", "ada", "Ada Lovelace")
@@ -31,14 +31,14 @@ def test_an_original_post_keeps_author_followers_language_url_time_and_rule_tags
     assert post.created_at == datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
     assert post.url == "https://x.com/ada/status/1900"
     assert (post.engagement.likes, post.engagement.reposts) == (4, 2)
-    assert tags == ("brand:nordair",)
+    assert post.matching_rules == ("brand:nordair",)
 
 
 def test_a_retweet_is_a_repost_of_the_original_with_its_whole_text():
     payload = post_payload(
         "1901", "RT @bob: Nordair lost my bag at the gate, thr", ADA, kind="retweeted", referenced=ORIGINAL
     )
-    post, _ = to_post(payload)
+    post = to_post(payload)
     assert post.kind is PostKind.REPOST and post.referenced_id == "100"
     assert post.text == "RT @bob: Nordair lost my bag at the gate, three hours now"
     assert post.author.handle == "ada"
@@ -47,13 +47,13 @@ def test_a_retweet_is_a_repost_of_the_original_with_its_whole_text():
 def test_a_retweet_without_the_original_in_includes_keeps_its_own_text():
     payload = post_payload("1901", "RT @bob: Nordair lost my bag", ADA, kind="retweeted", referenced=ORIGINAL)
     del payload["includes"]["tweets"]
-    post, _ = to_post(payload)
+    post = to_post(payload)
     assert post.kind is PostKind.REPOST and post.text == "RT @bob: Nordair lost my bag"
 
 
 def test_a_reply_and_a_quote_reference_the_post_they_answer():
-    reply, _ = to_post(post_payload("1902", "@bob so sorry, DM us", ADA, kind="replied_to", referenced=ORIGINAL))
-    quote, _ = to_post(post_payload("1903", "this is Nordair every week", ADA, kind="quoted", referenced=ORIGINAL))
+    reply = to_post(post_payload("1902", "@bob so sorry, DM us", ADA, kind="replied_to", referenced=ORIGINAL))
+    quote = to_post(post_payload("1903", "this is Nordair every week", ADA, kind="quoted", referenced=ORIGINAL))
     assert (reply.kind, reply.referenced_id) == (PostKind.REPLY, "100")
     assert (quote.kind, quote.referenced_id) == (PostKind.QUOTE, "100")
     assert quote.text == "this is Nordair every week"
@@ -62,7 +62,7 @@ def test_a_reply_and_a_quote_reference_the_post_they_answer():
 def test_a_reply_that_quotes_counts_as_a_quote():
     payload = post_payload("1904", "look at this", ADA, kind="quoted", referenced=ORIGINAL)
     payload["data"]["referenced_tweets"].append({"type": "replied_to", "id": "99"})
-    post, _ = to_post(payload)
+    post = to_post(payload)
     assert (post.kind, post.referenced_id) == (PostKind.QUOTE, "100")
 
 
@@ -70,22 +70,22 @@ def test_missing_includes_leave_the_author_known_by_id_only():
     received = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
     payload = post_payload("1905", "Nordair again", ADA, with_includes=False, tags=())
     del payload["data"]["created_at"]
-    post, tags = to_post(payload, received)
+    post = to_post(payload, received)
     assert (post.author.id, post.author.handle, post.author.followers) == ("11", "11", 0)
     assert post.url == "https://x.com/i/web/status/1905"
     assert post.created_at == received
-    assert tags == ()
+    assert post.matching_rules == ()
 
 
 def test_a_long_post_uses_the_note_tweet_text():
     payload = post_payload("1906", "Nordair " + "a" * 270 + "…", ADA)
     payload["data"]["note_tweet"] = {"text": "Nordair " + "a" * 600 + " the end"}
-    post, _ = to_post(payload)
+    post = to_post(payload)
     assert post.text.endswith("the end") and len(post.text) == 8 + 600 + 8
 
 
 def test_undetermined_language_is_none():
-    post, _ = to_post(post_payload("1907", "🙂", ADA, lang="und"))
+    post = to_post(post_payload("1907", "🙂", ADA, lang="und"))
     assert post.language is None
 
 
