@@ -17,7 +17,6 @@ from schemas.watch import WatchConfig, WatchConfigError
 from streams.local.processes import ServiceError
 from streams.usage import UsageError, load_settings, load_watch
 
-
 _settings = load_settings
 _watch = load_watch
 
@@ -108,25 +107,45 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    """Score Posts (JSON Lines) or plain text lines from stdin; ScoredPosts as JSON Lines on stdout."""
+    """Score Posts (JSON Lines) or plain text lines from stdin: one JSON line per post on stdout, matched or
+    not (see `_score_line`); with --explain also each token's values and the rules that changed them."""
     from streams.core.batch import failure_reason
     from streams.core.scoring import Scorer
+    from streams.sentiment.language import LanguageGuesser
+    from streams.sentiment.router import SentimentRouter
 
     settings = _settings()
     scorer = Scorer(_watch(settings, args.config))
+    # the worker's own classes, for the posts it would not score (unmatched) and for the explanations
+    reader = _PostReader(LanguageGuesser(), SentimentRouter.default(), args.explain)
     now = datetime.now(UTC)
     for number, line in enumerate(sys.stdin.buffer, 1):
         line = line.rstrip(b"\r\n")
         if not line.strip():
             continue
         try:
-            _score_line(scorer, number, line, now)
+            _score_line(scorer, reader, number, line, now)
         except Exception as exc:  # one bad line must not stop the rest, as in the worker
             print(f"line {number}: {failure_reason(exc)}", file=sys.stderr)
     sys.stdout.flush()
 
 
-def _score_line(scorer, number: int, line: bytes, now: datetime) -> None:
+class _PostReader:
+    """What `lytte score` needs beside the worker's Scorer: the language guesser and sentiment router (the
+    worker's classes) for posts that name no watched brand, and whether to explain."""
+
+    def __init__(self, guesser, router, explain: bool) -> None:
+        self.guesser = guesser
+        self.router = router
+        self.explain = explain
+
+
+def _score_line(scorer, reader: _PostReader, number: int, line: bytes, now: datetime) -> None:
+    """One post in, one JSON object out: {"line", "post", "language", "sentiment", "brands": [{"brand",
+    "brand_role", "matched_terms", "keywords"}] (empty when it names no watched brand), "key_people"} and with
+    --explain "explanation": {"rules", "tokens": [{"token", "lexicon", "value", "rules"}]}."""
+    import dataclasses
+
     import orjson
 
     from schemas.records import Author, Evidence, Post, Source
@@ -146,10 +165,49 @@ def _score_line(scorer, number: int, line: bytes, now: datetime) -> None:
         print(f"line {number}: rejected: {post.reason}", file=sys.stderr)
         return
     scored = scorer.score(post, Evidence(raw_partition=0, raw_offset=number - 1, raw_timestamp_ms=0))
-    if not scored:
+    if scored:
+        language, sentiment, people = scored[0].language, scored[0].sentiment, scored[0].key_people
+    else:
         print(f"line {number}: matches no watched brand", file=sys.stderr)
-    for record in scored:
-        sys.stdout.buffer.write(orjson.dumps(record.model_dump(mode="json")) + b"\n")
+        language = reader.guesser.language(post.text, post.language)
+        sentiment = reader.router.score(post.text, language)
+        people = ()
+    record = {
+        "line": number,
+        "post": post.model_dump(mode="json"),
+        "language": language,
+        "sentiment": sentiment.model_dump(mode="json"),
+        "brands": [
+            {"brand": s.brand, "brand_role": s.brand_role, "matched_terms": s.matched_terms, "keywords": s.keywords}
+            for s in scored
+        ],
+        "key_people": [p.model_dump(mode="json") for p in people],
+    }
+    if reader.explain:
+        explanation = reader.router.explain(post.text, language)
+        record["explanation"] = {
+            "rules": explanation.rules,
+            "tokens": [dataclasses.asdict(t) for t in explanation.tokens],
+        }
+    sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
+
+
+def cmd_sentiment_eval(args: argparse.Namespace) -> None:
+    """Accuracy, macro-F1, recall per class, Pearson's r (with valences) and posts/s of a labelled file, scored
+    through the worker's sentiment call, beside raw VADER's posts/s on the same texts."""
+    import json
+
+    from streams.sentiment.evaluate import EvaluationError, evaluate, read_examples
+
+    try:
+        examples = read_examples(Path(args.file), args.text_field, args.label_field, args.valence_field)
+    except EvaluationError as exc:
+        raise UsageError(f"sentiment eval: {exc}") from None
+    report = evaluate(examples, args.lang)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        print("\n".join(report.lines(Path(args.file).name)))
 
 
 # -- sources -------------------------------------------------------------------------------------------
@@ -443,9 +501,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds Kafka gets to answer (default 10)")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("score", help="score posts from stdin (JSON Lines or plain text) to stdout, no broker")
+    p = sub.add_parser(
+        "score",
+        help="score posts from stdin (JSON Lines or plain text) to stdout, no broker",
+        description="One JSON line per post, matched or not: the post, its language, its sentiment, the watched "
+        "brands it names (empty when none) and the key people in it.",
+    )
     p.add_argument("--config", help="watch configuration (default: LYTTE_WATCH_CONFIG)")
+    p.add_argument("--explain", action="store_true", help="add each token's lexicon value, value as used and the rules")
     p.set_defaults(func=cmd_score)
+
+    sentiment = sub.add_parser("sentiment", help="sentiment scoring").add_subparsers(dest="action", required=True)
+    p = sentiment.add_parser(
+        "eval",
+        help="accuracy, macro-F1, recall, Pearson r and posts/s of a labelled file through the worker's scorer",
+        description="Reads CSV, JSON Lines or a JSON list with a text and a label (positive/neutral/negative in "
+        "any case) or a valence (3 classes by its sign), scores every text as the worker would in the given "
+        "language, and prints the figures beside raw VADER's posts/s on the same texts.",
+    )
+    p.add_argument("file")
+    p.add_argument("--lang", required=True, choices=["en", "da", "no", "sv"], help="the language to score in")
+    p.add_argument("--text-field", default="text", help="field (CSV column) of the text (default: text)")
+    p.add_argument("--label-field", default="label", help="field of the label (default: label)")
+    p.add_argument("--valence-field", help="field of a numeric valence, used instead of a label")
+    p.add_argument("--json", action="store_true", help="one JSON object: n, accuracy, macro_f1, recall, ...")
+    p.set_defaults(func=cmd_sentiment_eval)
 
     ingest = sub.add_parser("ingest", help="run a source").add_subparsers(dest="source", required=True)
     p = ingest.add_parser("replay", help="replay a JSON Lines (Post schema) or CSV file")

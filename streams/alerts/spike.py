@@ -333,10 +333,11 @@ def fires_at(
         if needed > before + (partial_total or 0.0):
             return math.inf  # more negatives than the posts so far
     count = max(needed - before, 0.0)
-    # rounding: the smallest count at or above the bound that `peek` agrees fires
+
     def fires(candidate: float) -> bool:
         return peek(state, settings, start, candidate, partial_total, interval_s).transition == "fire"
 
+    # rounding: the smallest count at or above the bound that `peek` agrees fires
     for nudge in (0.0, 1e-9, 1e-6):
         candidate = count * (1 + nudge) + nudge
         if partial_total is not None and after.recent_totals is not None:

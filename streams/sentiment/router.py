@@ -60,10 +60,10 @@ class SentimentRouter:
 
     @classmethod
     def default(cls) -> SentimentRouter:
+        from streams.sentiment.english import EnglishScorer
         from streams.sentiment.nordic import NordicScorer
-        from streams.sentiment.vader import VaderScorer
 
-        return cls({"en": VaderScorer(), **{language: NordicScorer(language) for language in ("da", "no", "sv")}})
+        return cls({"en": EnglishScorer(), **{language: NordicScorer(language) for language in ("da", "no", "sv")}})
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -73,8 +73,9 @@ class SentimentRouter:
         return self._scorers.get(base_language(language))
 
     def score(self, text: str, language: str) -> Sentiment:
-        """Scenario: ("worst delay ever", "en") -> VADER's negative; ("Flyet var forsinket", "da") -> the Danish
-        scorer's; ("Der Flug war spät", "de") -> UNSCORED (neutral, scored False)."""
+        """Scenario: ("thanks for the 3 hour delay", "en") -> the English scorer's negative; ("Flyet var
+        forsinket", "da") -> the Danish scorer's; ("Der Flug war spät", "de") -> UNSCORED (neutral, scored
+        False)."""
         scorer = self.scorer(language)
         return scorer.score(text) if scorer is not None else UNSCORED
 

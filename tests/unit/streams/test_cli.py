@@ -1,9 +1,8 @@
-"""The `lytte` command as an operator uses it: scoring without a broker, one-line configuration errors."""
+"""The `lytte` command as an operator uses it: one-line configuration errors (what `lytte score` prints:
+test_cli_score)."""
 
 import subprocess
 import sys
-
-import orjson
 
 from tests.fixtures.factories import REPO
 
@@ -20,32 +19,10 @@ def lytte(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.Co
     )
 
 
-def test_score_reads_plain_text_and_posts(post_factory):
-    post = post_factory("Skyline lost my bag, worst trip ever @nordair")
-    result = lytte("score", stdin=f"I love flying Nordair!\nnothing to see here\n{post.model_dump_json()}\n")
-    assert result.returncode == 0, result.stderr
-    records = [orjson.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["brand"], r["sentiment"]["label"]) for r in records] == [
-        ("nordair", "positive"),
-        ("nordair", "negative"),
-        ("skyline", "negative"),
-    ]
-    assert records[1]["post"]["source_id"] == post.source_id
-    assert "line 2: matches no watched brand" in result.stderr
-
-
 def test_score_reports_rejected_lines():
     result = lytte("score", stdin='{"source": "myspace"}\n')
     assert result.returncode == 0
     assert "line 1: rejected: " in result.stderr
-
-
-def test_score_goes_on_after_a_line_that_used_to_crash_it():
-    result = lytte("score", stdin="@nordair cc @ingrid_newſ number 1\nI love flying Nordair!\n")
-    assert result.returncode == 0, result.stderr
-    brands = [orjson.loads(line)["brand"] for line in result.stdout.splitlines()]
-    assert brands == ["nordair", "nordair"]
-    assert orjson.loads(result.stdout.splitlines()[0])["key_people"][0]["handle"] == "ingrid_news"
 
 
 def test_score_reports_a_line_whose_handling_fails_and_goes_on(tmp_path):
