@@ -52,12 +52,11 @@ from streams.sentiment.nordic_rules import (
     SWEDISH_NEGATIONS,
 )
 from streams.sentiment.router import Explanation, TokenValue
+from streams.sentiment.vader import POSITIVE_AT, label_for  # the same thresholds for every language
 
 ASENT_VERSION = "0.8.3"
 RULES_VERSION = 1
 
-POSITIVE_AT = 0.05
-NEGATIVE_AT = -0.05
 #: VADER's normalisation constant: compound = sum / sqrt(sum^2 + ALPHA)
 ALPHA = 15.0
 EXCLAMATION_STEP = 0.292
@@ -105,15 +104,6 @@ RULES = {
 def model_name(language: str) -> str:
     """ "da" -> "asent-da-0.8.3+lytte-1": asent's lexicons and rules of that version, lytte's port revision."""
     return f"asent-{language}-{ASENT_VERSION}+lytte-{RULES_VERSION}"
-
-
-def label_for(compound: float) -> str:
-    """0.3 -> "positive"; -0.05 -> "negative"; 0.04 -> "neutral"."""
-    if compound >= POSITIVE_AT:
-        return "positive"
-    if compound <= NEGATIVE_AT:
-        return "negative"
-    return "neutral"
 
 
 def confidence_for(compound: float, valenced_words: int) -> float:
