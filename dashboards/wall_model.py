@@ -39,6 +39,8 @@ NEGATIVE_MIN_POSTS = 10
 TOP_POSTS = 3
 TERMS = 6
 HASHTAGS = 4
+#: languages named on a tile (the rest are in the posts, not in the line)
+LANGUAGES_SHOWN = 4
 
 RULE_NAMES = {
     "volume_spike": "volume spike",
@@ -106,6 +108,9 @@ class Tile:
     share_of_voice: float | None
     terms: tuple[str, ...]
     hashtags: tuple[str, ...]
+    #: the window's posts by language, most first, as (language, share); unscored posts' share apart
+    languages: tuple[tuple[str, float], ...]
+    unscored_share: float
     hour: HourSeries
     day: DaySeries
 
@@ -300,9 +305,27 @@ def tile(brand: BrandData, rivals: list[BrandData], now: datetime) -> Tile:
         share_of_voice=sov,
         terms=tuple(t.term for t in top_terms((b.terms for b in recent), TERMS)),
         hashtags=tuple(t.term for t in top_terms((b.hashtags for b in recent), HASHTAGS)),
+        languages=language_mix(recent),
+        unscored_share=_share(sum(b.unscored for b in recent), sum(b.posts for b in recent)),
         hour=hour_series(brand.buckets, [*brand.firing, *brand.history], now),
         day=day_series(brand.day, now),
     )
+
+
+def language_mix(buckets: list[BucketMetrics], shown: int = LANGUAGES_SHOWN) -> tuple[tuple[str, float], ...]:
+    """The share of each language among the buckets' posts, most first, the first `shown`.
+
+    Scenario: two buckets, en 8 + da 1 and en 2 + de 1 (12 posts) -> (("en", 0.833), ("da", 0.083), ("de",
+    0.083)) (rounded to 3 places; equal shares by name). No posts -> ()."""
+    posts = sum(b.posts for b in buckets)
+    if not posts:
+        return ()
+    counts = top_terms((b.languages for b in buckets), shown)
+    return tuple((c.term, round(c.count / posts, 3)) for c in counts)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def tiles(brands: list[BrandData], now: datetime) -> list[Tile]:

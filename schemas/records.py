@@ -29,6 +29,8 @@ MAX_TERM_CHARS = 40
 #: How many terms and hashtags a bucket keeps (a partial and a merged bucket alike).
 TERMS_KEPT = 24
 HASHTAGS_KEPT = 12
+#: How many languages a bucket counts by name (the rest are left out of the mix, never out of the counts).
+LANGUAGES_KEPT = 8
 
 Followers = Annotated[int, Field(ge=0, le=MAX_FOLLOWERS)]
 EngagementCount = Annotated[int, Field(ge=0, le=MAX_ENGAGEMENT)]
@@ -190,7 +192,8 @@ class BucketMetrics(Record):
     so no post and no author is counted in two partials. The top terms and hashtags are the exception: each
     partial keeps its top few, so their merge is approximate (`top_terms`).
 
-    `terms` and `hashtags` came after version 2 was out: a record without them reads as one with none."""
+    `terms`, `hashtags`, `languages` and `unscored` came after version 2 was out: a record without them reads as
+    one with none. `unscored` posts (a language no sentiment model covers) are also counted as neutral."""
 
     schema_version: Literal[2] = BUCKET_METRICS_SCHEMA_VERSION
     brand: str
@@ -211,6 +214,8 @@ class BucketMetrics(Record):
     top_posts: tuple[TopPost, ...] = ()
     terms: tuple[TermCount, ...] = ()  # ranked by `rank_terms`, at most TERMS_KEPT
     hashtags: tuple[TermCount, ...] = ()  # ranked by `rank_terms`, at most HASHTAGS_KEPT
+    languages: tuple[TermCount, ...] = ()  # posts per language, ranked, at most LANGUAGES_KEPT
+    unscored: NonNegativeInt = 0
 
     @property
     def mean_compound(self) -> float:
@@ -235,6 +240,7 @@ _SUMMED = (
     "reach",
     "unique_authors",
     "key_person_posts",
+    "unscored",
 )
 
 
@@ -290,8 +296,17 @@ def merge_partials(partials: Iterable[BucketMetrics]) -> list[BucketMetrics]:
         top = rank_top_posts((t for m in group for t in m.top_posts), keep)
         terms = top_terms((m.terms for m in group), TERMS_KEPT)
         hashtags = top_terms((m.hashtags for m in group), HASHTAGS_KEPT)
+        languages = top_terms((m.languages for m in group), LANGUAGES_KEPT)
         merged.append(
-            BucketMetrics(brand=brand, bucket_start=start, **totals, top_posts=top, terms=terms, hashtags=hashtags)
+            BucketMetrics(
+                brand=brand,
+                bucket_start=start,
+                **totals,
+                top_posts=top,
+                terms=terms,
+                hashtags=hashtags,
+                languages=languages,
+            )
         )
     return merged
 

@@ -137,9 +137,23 @@ def tile_body(t: Tile, density: str) -> list:
         extras.append(
             html.Span([html.Span("talk"), html.B(" · ".join(words), className="extra-value")], className="tile-terms")
         )
+    mix = language_line(t) if n_terms else ""
+    if mix:
+        extras.append(html.Span([html.Span("languages"), html.B(mix, className="extra-value")], className="tile-langs"))
     if extras:
         details.append(html.Div(extras, className="tile-extras"))
     return [html.Div(status, className="tile-status"), figures, secondary, *details]
+
+
+def language_line(t: Tile) -> str:
+    """The window's language mix in words: "en 83% · da 8% · de 8%", and the share no model scored when there
+    is one: "... · 8% unscored". Empty while a tile has one language only (nothing to tell)."""
+    if len(t.languages) < 2 and not t.unscored_share:
+        return ""
+    parts = [f"{language} {_pct(share)}" for language, share in t.languages]
+    if t.unscored_share:
+        parts.append(f"{_pct(t.unscored_share)} unscored")
+    return " · ".join(parts)
 
 
 def _net_level(net: float | None) -> str:

@@ -127,7 +127,7 @@ def signal_of(partition: int, counters: PartitionCounters, partials=(), posts=()
         # the rules do not read a bucket's terms: the engine's log and state stay without them
         partials=tuple(
             sorted(
-                (m.model_copy(update={"terms": (), "hashtags": ()}) for m in partials),
+                (m.model_copy(update={"terms": (), "hashtags": (), "languages": ()}) for m in partials),
                 key=lambda m: (m.brand, m.bucket_start),
             )
         ),

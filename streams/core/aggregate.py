@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.records import (
     HASHTAGS_KEPT,
+    LANGUAGES_KEPT,
     TERMS_KEPT,
     BucketMetrics,
     PostKind,
@@ -138,7 +139,8 @@ def step(
 
     Scenario: an empty state and a negative original post (raw partition 0, offset 5) by a new author with
     1,200 followers -> posts=1, originals=1, negative=1, reach=1200, unique_authors=1, high_water=5,
-    applied=True; its text "@nordair lost my bag #fail" -> terms (bag 1, lost 1), hashtags (#fail 1). The same
+    applied=True; its text "@nordair lost my bag #fail" -> terms (bag 1, lost 1), hashtags (#fail 1); in English
+    -> languages (en 1); in German (no sentiment model) -> also unscored=1. The same
     event again (as after a crash) or any offset up to 5 -> unchanged, applied=False.
     """
     ev = event.evidence
@@ -165,6 +167,8 @@ def step(
             "top_posts": top,
             "terms": space_saving(m.terms, terms, TERMS_KEPT),
             "hashtags": space_saving(m.hashtags, hashtags, HASHTAGS_KEPT),
+            "languages": space_saving(m.languages, (event.language,), LANGUAGES_KEPT),
+            "unscored": m.unscored + (0 if event.sentiment.scored else 1),
         }
     )
     # model_copy and model_construct skip validation: every value here is derived from validated ones

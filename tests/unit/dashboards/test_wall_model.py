@@ -160,3 +160,17 @@ def test_grid_and_density_fill_a_landscape_screen():
     ]
     assert [density(n) for n in (1, 2, 3, 6, 7, 12)] == ["roomy", "roomy", "normal", "normal", "dense", "dense"]
     assert groups(["a", "b", "c"], 2) == [["a", "b"], ["c"]] and groups(["a"], None) == [["a"]]
+
+
+def test_the_language_mix_of_the_window():
+    from dashboards.wall_model import language_mix
+    from schemas.records import TermCount
+
+    buckets = [
+        bucket(1, 9, languages=(TermCount("en", 8), TermCount("da", 1))),
+        bucket(2, 3, languages=(TermCount("en", 2), TermCount("de", 1)), unscored=1),
+    ]
+    assert language_mix(buckets) == (("en", 0.833), ("da", 0.083), ("de", 0.083))
+    assert language_mix([]) == ()
+    t = tile(brand(buckets), [], NOW)
+    assert t.languages[0] == ("en", 0.833) and t.unscored_share == 1 / 12

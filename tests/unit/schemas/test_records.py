@@ -129,3 +129,23 @@ def test_top_terms_is_approximate_when_partials_were_cut():
 def test_rank_terms():
     assert rank_terms([("gate", 2), ("delay", 5), ("crew", 2)], 2) == (("delay", 5), ("crew", 2))
     assert rank_terms([("gate", 2)], 0) == ()
+
+
+def test_merge_sums_languages_and_unscored_and_old_records_read_without_them():
+    start = datetime(2026, 12, 7, 10, 42, tzinfo=UTC)
+    a = BucketMetrics(
+        brand="b",
+        bucket_start=start,
+        raw_partition=0,
+        posts=3,
+        unscored=1,
+        languages=(TermCount("en", 2), TermCount("de", 1)),
+    )
+    b = BucketMetrics(
+        brand="b", bucket_start=start, raw_partition=1, posts=2, languages=(TermCount("da", 1), TermCount("en", 1))
+    )
+    (merged,) = merge_partials([a, b])
+    assert merged.languages == (("en", 3), ("da", 1), ("de", 1)) and merged.unscored == 1
+    old = a.model_dump(mode="json")
+    del old["languages"], old["unscored"]
+    assert BucketMetrics.model_validate(old).languages == ()

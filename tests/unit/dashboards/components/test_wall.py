@@ -148,3 +148,14 @@ def test_each_source_shows_live_no_mentions_or_no_data_and_a_silent_one_raises_t
     calm = WallView([], counter_totals({}), NOW_MS - 3000, True, caught_up(), None, [live, quiet])
     assert freshness(calm, NOW)[1] is None
     assert sources_line(view(NOW_MS - 3000), NOW) == []  # no source reports: nothing to show
+
+
+def test_the_language_line_names_the_mix_and_the_unscored_share():
+    from dataclasses import replace
+
+    from dashboards.components.wall import language_line
+
+    t = tile(brand([bucket(1, 5)]), [], MODEL_NOW)
+    assert language_line(replace(t, languages=(("en", 1.0),), unscored_share=0.0)) == ""  # one language: nothing
+    mixed = replace(t, languages=(("en", 0.8), ("da", 0.1), ("de", 0.1)), unscored_share=0.1)
+    assert language_line(mixed) == "en 80% · da 10% · de 10% · 10% unscored"

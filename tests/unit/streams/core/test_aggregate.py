@@ -111,3 +111,16 @@ def test_the_same_posts_in_the_same_order_give_the_same_partial_byte_for_byte(po
     once = fold(reread=False)
     assert once == fold(reread=False) == fold(reread=True)
     assert b'"terms":[["gate",200]' in once
+
+
+def test_step_counts_each_posts_language_and_the_unscored(scored_factory):
+    from streams.sentiment.router import UNSCORED
+
+    s, _ = step(None, scored_factory(text="Nordair lost my bag"), new_author=True)
+    danish = scored_factory(text="Nordair mistede min kuffert").model_copy(update={"language": "da"})
+    s, _ = step(s, danish, new_author=True)
+    german = scored_factory(text="Nordair hat meinen Koffer verloren")
+    s, _ = step(s, german.model_copy(update={"language": "de", "sentiment": UNSCORED}), new_author=True)
+    s, _ = step(s, scored_factory(text="Nordair again"), new_author=False)
+    assert s.metrics.languages == (("en", 2), ("da", 1), ("de", 1))
+    assert (s.metrics.unscored, s.metrics.neutral) == (1, 4)  # unscored posts are neutral too
