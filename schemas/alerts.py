@@ -201,17 +201,52 @@ class Silence(Record):
     comment: str = Field(min_length=1, description="why: a silence without a reason is refused")
 
 
+SentimentLabel = Literal["positive", "neutral", "negative"]
+
+
+class SentimentCorrection(Record):
+    """An operator's reading of one post's sentiment, in place of the model's: what the worker needs to show the
+    corrected label in the live view (the brand's latest posts, keyed by post id), to count it again in the
+    right minute (`created_at`, event time) and to train the brand's adjustment (`text`, when it was known).
+
+    Scenario: the wall shows "thanks for the 3 hour delay" (post x:17) as positive; an operator says negative ->
+    SentimentCorrection(post_id="x:17", brand="nordair", created_at=<the post's time>, old_label="positive",
+    new_label="negative", model="vader-3.3.2+lytte-1", text="thanks for the 3 hour delay")."""
+
+    #: `Post.id`: "<source>:<source id>"
+    post_id: str = Field(min_length=1, max_length=300)
+    brand: str = Field(min_length=1)
+    #: the post's own time (event time): the minute whose counts the correction changes
+    created_at: UtcDatetime
+    old_label: SentimentLabel
+    new_label: SentimentLabel
+    #: the model whose score is corrected (`Sentiment.model`); None when it could not be told
+    model: str | None = None
+    #: the language that model scored in ("en", "da", ...; the base score is `SentimentRouter.score(text,
+    #: language)` again), None when it could not be told
+    language: str | None = Field(default=None, max_length=16)
+    #: the old score's compound, when known
+    old_compound: float | None = Field(default=None, ge=-1, le=1)
+    #: the post's text as the operator saw it, when known (an adjustment trains on it); untrusted like any post
+    text: str | None = Field(default=None, max_length=25_000)
+
+
 class Action(Record):
     """What a person did. Key on `lytte.actions`: the brand, or b"" for actions about no single brand.
 
     - `silence`: `silence` set; `expire_silence`: `silence_id` set (ends it now);
     - `ack`: `fingerprint` or `incident` set (seen, being handled: notifications stop repeating);
-    - `resolve`: `fingerprint` or `incident` set (closed by hand).
+    - `resolve`: `fingerprint` or `incident` set (closed by hand);
+    - `correct_sentiment`: `correction` set and `brand` its brand (an operator's label for one post: the view and
+      the rules use it in place of the model's; a later correction of the same post replaces an earlier one).
+
+    The correction came after the first version of this record, as an optional field and a new kind: records
+    written before it read unchanged, so `schema_version` stays 1.
     """
 
     schema_version: Literal[1] = ACTION_SCHEMA_VERSION
     id: str
-    kind: Literal["silence", "expire_silence", "ack", "resolve"]
+    kind: Literal["silence", "expire_silence", "ack", "resolve", "correct_sentiment"]
     at: UtcDatetime
     by: str = Field(min_length=1)
     reason: str = ""
@@ -220,6 +255,7 @@ class Action(Record):
     incident: str | None = None
     silence: Silence | None = None
     silence_id: str | None = None
+    correction: SentimentCorrection | None = None
     #: where it came from: cli, dashboard, pagerduty
     origin: str = "cli"
 

@@ -210,6 +210,54 @@ def cmd_sentiment_eval(args: argparse.Namespace) -> None:
         print("\n".join(report.lines(Path(args.file).name)))
 
 
+def cmd_sentiment_correct(args: argparse.Namespace) -> None:
+    """An operator's label for one post, written to the actions topic (see streams.sentiment.correct)."""
+    from kafka.errors import KafkaError
+
+    from streams.alerts_admin import operator
+    from streams.sentiment.correct import CorrectionError, action_line, correct
+
+    settings = _settings()
+    try:
+        action = correct(
+            settings,
+            args.post_id,
+            args.brand,
+            args.label,
+            by=args.by or operator(),
+            reason=args.reason or "",
+            old_label=args.old_label,
+            created_at=args.created_at,
+            text=args.text,
+        )
+    except CorrectionError as exc:
+        raise UsageError(f"sentiment correct: {exc}") from None
+    except KafkaError as exc:
+        raise UsageError(f"sentiment correct: Kafka at {settings.bootstrap} did not answer ({exc})") from None
+    print(action_line(action))
+
+
+def cmd_sentiment_curve(args: argparse.Namespace) -> None:
+    """The learning curve of the per-brand adjustment: accuracy and macro-F1 after N corrections per brand."""
+    import json
+
+    from streams.sentiment.curve import learning_curve, parse_ns, read_labelled
+    from streams.sentiment.evaluate import EvaluationError
+
+    try:
+        ns = parse_ns(args.n)
+        if args.repeats < 1:
+            raise ValueError("--repeats must be at least 1")
+        posts = read_labelled(Path(args.file), args.text_field, args.label_field, args.brand_field)
+    except (EvaluationError, ValueError) as exc:
+        raise UsageError(f"sentiment curve: {exc}") from None
+    curve = learning_curve(posts, args.lang, ns, repeats=args.repeats, seed=args.seed)
+    if args.json:
+        print(json.dumps(curve.as_json()))
+    else:
+        print("\n".join(curve.lines(Path(args.file).name)))
+
+
 # -- sources -------------------------------------------------------------------------------------------
 
 #: live sources: each module registers `lytte ingest <name>` (its `add_cli`) and imports its provider's
@@ -526,6 +574,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valence-field", help="field of a numeric valence, used instead of a label")
     p.add_argument("--json", action="store_true", help="one JSON object: n, accuracy, macro_f1, recall, ...")
     p.set_defaults(func=cmd_sentiment_eval)
+    p = sentiment.add_parser(
+        "correct",
+        help="an operator's label for one post: an action on the actions topic (who, when, old and new label)",
+        description="Finds the post's label, time and text among the brand's latest posts in the live view "
+        "(Redis), or takes --old-label and --created-at for a post no longer there, and writes a "
+        "correct_sentiment action. The same label as the old one is written as a confirmation.",
+    )
+    p.add_argument("post_id", help="the post's id as the wall shows it (<source>:<source id>)")
+    p.add_argument("--brand", required=True, help="the watched brand the post is about")
+    p.add_argument("--label", required=True, choices=["negative", "neutral", "positive"], help="the right label")
+    p.add_argument("--by", help="who (default: the login name)")
+    p.add_argument("--reason", default="", help="why (kept with the action)")
+    p.add_argument("--old-label", choices=["negative", "neutral", "positive"], help="for a post not in the view")
+    p.add_argument("--created-at", help="for a post not in the view: its time, ISO 8601 (no zone: UTC)")
+    p.add_argument("--text", help="for a post not in the view: its text (an adjustment can learn from it)")
+    p.set_defaults(func=cmd_sentiment_correct)
+    p = sentiment.add_parser(
+        "curve",
+        help="accuracy after N corrections per brand: the per-brand adjustment's learning curve on a labelled file",
+        description="Per brand, draws N posts as corrections, trains the brand's adjustment on them and scores the "
+        "brand's other posts with the base scorer and with the adjustment: accuracy and macro-F1, the mean over "
+        "the draws, overall and per brand. Nothing trained is kept.",
+    )
+    p.add_argument("file")
+    p.add_argument("--lang", required=True, choices=["en", "da", "no", "sv"], help="the language to score in")
+    p.add_argument("--text-field", default="text", help="field (CSV column) of the text (default: text)")
+    p.add_argument("--label-field", default="label", help="field of the label (default: label)")
+    p.add_argument("--brand-field", default="brand", help="field of the brand (default: brand)")
+    p.add_argument("--n", default="100,300,1000", help="corrections per brand, comma-separated (default 100,300,1000)")
+    p.add_argument("--repeats", type=int, default=3, help="random draws per N, averaged (default 3)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="one JSON object: overall and per brand, per N")
+    p.set_defaults(func=cmd_sentiment_curve)
 
     ingest = sub.add_parser("ingest", help="run a source").add_subparsers(dest="source", required=True)
     p = ingest.add_parser("replay", help="replay a JSON Lines (Post schema) or CSV file")
