@@ -156,7 +156,8 @@ class SourceRuntime:
             (topics.DEADLETTER_REASON, reason.encode()),
             (topics.DEADLETTER_TOPIC, f"source:{self.name}".encode()),
         ]
-        self.producer.send_to(self._deadletter_topic, None, value, headers)
+        # keyed by the source, so that one source's deadletters stay in one partition, in the order they came
+        self.producer.send_to(self._deadletter_topic, self.name.encode(), value, headers)
         with self._lock:
             self.deadlettered += 1
 

@@ -57,7 +57,7 @@ def test_posts_deadletters_reports_and_the_cursor(services_settings, redis_clien
     assert sorted(Post.model_validate_json(m.value).source_id for m in raw) == ["1", "2"]
     assert {m.key for m in raw} == {b"mastodon:a1"}
     (dead,) = read_topic(settings, Topic.DEADLETTER.name(settings.topic_prefix))
-    assert dead.value == b"{not json"
+    assert (dead.key, dead.value) == (b"mastodon", b"{not json")
     headers = dict(dead.headers)
     assert headers[topics.DEADLETTER_REASON] == b"status 3: not JSON"
     assert headers[topics.DEADLETTER_TOPIC] == b"source:mastodon"
