@@ -67,6 +67,8 @@ def display_post(event: ScoredPost) -> bytes:
             "url": post.url,
             "compound": event.sentiment.compound,
             "label": event.sentiment.label,
+            "language": event.language,
+            "model": event.sentiment.model,  # what scored it: an operator's correction records it
             "key_people": [p.handle for p in event.key_people],
         },
         option=orjson.OPT_SORT_KEYS,
