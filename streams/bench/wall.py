@@ -40,7 +40,6 @@ import json
 import math
 import os
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -74,22 +73,13 @@ DAY_MINUTES = 24 * 60
 #: bucket of it leaves the wall's 60-minute window for 25 minutes: its count then moves only with our writes.
 MEASURED_GAP_AGO = (70, 35)
 WIDTH, HEIGHT = 1920, 1080
-CHROMIUM_FLAGS = [  # tests/fixtures/browser.py's, at wall size, plus exact heap figures and no throttling
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    f"--window-size={WIDTH},{HEIGHT}",
+#: beside the common flags (streams.bench.chromium): exact heap figures and no throttling of a hidden window
+MEASURING_FLAGS = (
     "--enable-precise-memory-info",
     "--disable-background-timer-throttling",
     "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-]
+)
 # fmt: off
 WORDS = (
     "delay", "gate", "crew", "refund", "luggage", "lounge", "app", "login", "fee", "branch", "card", "rate",
@@ -477,18 +467,10 @@ class Screens:
         self.drivers: list = []
 
     def open(self, url: str):
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
+        from streams.bench.chromium import new_chrome
 
-        options = webdriver.ChromeOptions()
-        for flag in CHROMIUM_FLAGS:
-            options.add_argument(flag)
-        options.add_argument(f"--user-data-dir={self.home / f'chromium-{len(self.drivers)}'}")
-        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(
-            service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options
-        )
+        profile = self.home / f"chromium-{len(self.drivers)}"
+        driver = new_chrome(profile, (WIDTH, HEIGHT), MEASURING_FLAGS)
         self.drivers.append(driver)
         driver.set_page_load_timeout(90)
         driver.set_script_timeout(30)
