@@ -41,3 +41,11 @@ def redacted_url(url: str) -> str:
     if url[len(head) :].startswith("//"):  # kept even when empty, as in unix:///run/redis.sock
         head += f"//{netloc}"
     return head + parts.path + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def http_url(host: str, port: int, path: str = "/") -> str:
+    """The http URL of a host and port, an IPv6 address in brackets.
+
+    Scenarios: ("127.0.0.1", 8050) -> "http://127.0.0.1:8050/"; ("::1", 8050) -> "http://[::1]:8050/";
+    ("localhost", 80, "/healthz") -> "http://localhost:80/healthz"."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"

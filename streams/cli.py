@@ -330,7 +330,9 @@ def cmd_dashboard(args: argparse.Namespace) -> None:
         auth.check(settings)  # one clear line before the server starts a worker that cannot boot
     except auth.AuthConfigError as exc:
         raise UsageError(str(exc)) from None
-    print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/", flush=True)
+    from schemas.urls import http_url
+
+    print(f"dashboard: {http_url(settings.dashboard_host, settings.dashboard_port)}", flush=True)
     run(settings)
 
 

@@ -21,7 +21,7 @@ import redis
 
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
-from schemas.urls import redacted_url
+from schemas.urls import http_url, redacted_url
 from streams.local.kafka.launcher import KafkaBroker
 from streams.local.processes import ServiceError, spawn_lytte, stop, wait_for
 from streams.local.redis import LocalRedis
@@ -100,7 +100,7 @@ class Stack:
 
     @property
     def dashboard_url(self) -> str:
-        return f"http://{self.settings.dashboard_host}:{self.settings.dashboard_port}/"
+        return http_url(self.settings.dashboard_host, self.settings.dashboard_port)
 
     def _say(self, text: str) -> None:
         print(f"lytte up: {text}", flush=True)

@@ -33,3 +33,11 @@ def test_redacted_url(url, shown):
 def test_no_password_survives(user, password):
     url = f"redis://{user}:{password}@redis.internal:6379/0"
     assert redacted_url(url) == f"redis://{user}:***@redis.internal:6379/0"
+
+
+def test_http_url_brackets_an_ipv6_host():
+    from schemas.urls import http_url
+
+    assert http_url("127.0.0.1", 8050) == "http://127.0.0.1:8050/"
+    assert http_url("::1", 8050) == "http://[::1]:8050/"
+    assert http_url("localhost", 80, "/healthz") == "http://localhost:80/healthz"
