@@ -518,6 +518,14 @@ def cmd_schemas(args: argparse.Namespace) -> None:
         print("schemas: up to date")
 
 
+def _labelled_file_arguments(p: argparse.ArgumentParser) -> None:
+    """The labelled file and how to read it, as `sentiment eval` and `sentiment curve` take them."""
+    p.add_argument("file")
+    p.add_argument("--lang", required=True, choices=["en", "da", "no", "sv"], help="the language to score in")
+    p.add_argument("--text-field", default="text", help="field (CSV column) of the text (default: text)")
+    p.add_argument("--label-field", default="label", help="field of the label (default: label)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lytte", description="a self-hosted social media command center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -569,10 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
         "any case) or a valence (3 classes by its sign), scores every text as the worker would in the given "
         "language, and prints the figures beside raw VADER's posts/s on the same texts.",
     )
-    p.add_argument("file")
-    p.add_argument("--lang", required=True, choices=["en", "da", "no", "sv"], help="the language to score in")
-    p.add_argument("--text-field", default="text", help="field (CSV column) of the text (default: text)")
-    p.add_argument("--label-field", default="label", help="field of the label (default: label)")
+    _labelled_file_arguments(p)
     p.add_argument("--valence-field", help="field of a numeric valence, used instead of a label")
     p.add_argument("--json", action="store_true", help="one JSON object: n, accuracy, macro_f1, recall, ...")
     p.set_defaults(func=cmd_sentiment_eval)
@@ -599,10 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
         "brand's other posts with the base scorer and with the adjustment: accuracy and macro-F1, the mean over "
         "the draws, overall and per brand. Nothing trained is kept.",
     )
-    p.add_argument("file")
-    p.add_argument("--lang", required=True, choices=["en", "da", "no", "sv"], help="the language to score in")
-    p.add_argument("--text-field", default="text", help="field (CSV column) of the text (default: text)")
-    p.add_argument("--label-field", default="label", help="field of the label (default: label)")
+    _labelled_file_arguments(p)
     p.add_argument("--brand-field", default="brand", help="field of the brand (default: brand)")
     p.add_argument("--n", default="100,300,1000", help="corrections per brand, comma-separated (default 100,300,1000)")
     p.add_argument("--repeats", type=int, default=3, help="random draws per N, averaged (default 3)")

@@ -14,6 +14,7 @@ from schemas.redis_keys import RedisKeys
 from schemas.source_health import SourceReport
 from schemas.topics import Topic
 from streams.local.processes import free_port
+from tests.fixtures.factories import ingest_post
 from tests.fixtures.workers import read_topic, wait_until
 
 pytestmark = pytest.mark.integration
@@ -36,16 +37,6 @@ def start(services_settings, spawn, *args: str, token: str | None = TOKEN, wait:
     return settings, child, f"http://127.0.0.1:{port}/v1/posts"
 
 
-def post(n: int, **changes) -> dict:
-    return {
-        "source": "replay",
-        "source_id": f"tool-{n}",
-        "created_at": "2026-12-07T10:00:00Z",
-        "text": f"Nordair post {n}",
-        "author": {"id": f"a{n}", "handle": f"user{n}"},
-    } | changes
-
-
 def send(url: str, body: bytes, content_type: str, token: str | None = TOKEN) -> httpx.Response:
     headers = {"Content-Type": content_type} | ({"Authorization": f"Bearer {token}"} if token else {})
     return httpx.post(url, content=body, headers=headers, timeout=15)
@@ -58,9 +49,11 @@ def raw_ids(settings) -> list[str]:
 
 def test_json_and_json_lines_reach_posts_raw_and_bad_lines_the_deadletter_topic(services_settings, spawn, redis_client):
     settings, child, url = start(services_settings, spawn)
-    one = send(url, orjson.dumps(post(1)), "application/json")
+    one = send(url, orjson.dumps(ingest_post(1)), "application/json")
     assert (one.status_code, one.json()) == (200, {"accepted": [{"item": 1, "id": "replay:tool-1"}], "rejected": []})
-    body = b"\n".join([orjson.dumps(post(2)), b'{"source": "x", "text": "half a post"}', b"", orjson.dumps(post(4))])
+    body = b"\n".join(
+        [orjson.dumps(ingest_post(2)), b'{"source": "x", "text": "half a post"}', b"", orjson.dumps(ingest_post(4))]
+    )
     mixed = send(url, body, "application/x-ndjson")
     assert mixed.status_code == 207
     assert [a["line"] for a in mixed.json()["accepted"]] == [1, 4]
@@ -86,7 +79,7 @@ def test_json_and_json_lines_reach_posts_raw_and_bad_lines_the_deadletter_topic(
 
 def test_no_token_or_a_wrong_one_is_refused_and_nothing_is_sent(services_settings, spawn):
     settings, child, url = start(services_settings, spawn)
-    body = orjson.dumps(post(1))
+    body = orjson.dumps(ingest_post(1))
     assert send(url, body, "application/json", token=None).status_code == 401
     assert send(url, body, "application/json", token="not-the-token-at-all").status_code == 401
     assert send(url, body, "application/json").status_code == 200  # the same post with the token
@@ -106,6 +99,6 @@ def test_it_does_not_start_without_a_token_unless_on_loopback_with_no_auth(servi
     assert "only allowed on a loopback address" in open_wide.output()
 
     settings, local, url = start(services_settings, spawn, "--no-auth", token=None)
-    assert send(url, orjson.dumps([post(7)]), "application/json", token=None).status_code == 200
+    assert send(url, orjson.dumps([ingest_post(7)]), "application/json", token=None).status_code == 200
     assert raw_ids(settings) == ["replay:tool-7"]
     assert "no token: loopback only" in local.output()

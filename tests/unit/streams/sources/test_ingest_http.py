@@ -20,19 +20,10 @@ from streams.sources.ingest_http import (
     read_posts,
 )
 from tests.fakes.meta import RecordingRuntime
+from tests.fixtures.factories import ingest_post
 
 TOKEN = "ingest-token-0123456789abcdef"
 LIMIT = 256 * 1024
-
-
-def post(n: int, **changes) -> dict:
-    return {
-        "source": "replay",
-        "source_id": f"tool-{n}",
-        "created_at": "2026-12-07T10:00:00Z",
-        "text": f"Nordair post {n}",
-        "author": {"id": f"a{n}", "handle": f"user{n}"},
-    } | changes
 
 
 def lines(*items: dict | bytes) -> bytes:
@@ -43,7 +34,7 @@ def lines(*items: dict | bytes) -> bytes:
 
 
 def test_json_lines_are_validated_one_by_one():
-    body = lines(post(1), b"", b"   ", {"text": 1}, b"{not json", post(5)).replace(b"\n", b"\r\n", 1)
+    body = lines(ingest_post(1), b"", b"   ", {"text": 1}, b"{not json", ingest_post(5)).replace(b"\n", b"\r\n", 1)
     result = read_posts(body, json_lines=True, max_record_bytes=LIMIT)
     assert [(line.at, line.post is not None) for line in result] == [(1, True), (4, False), (5, False), (6, True)]
     assert result[0].post.id == "replay:tool-1" and result[0].post.created_at == datetime(2026, 12, 7, 10, tzinfo=UTC)
@@ -54,9 +45,11 @@ def test_json_lines_are_validated_one_by_one():
 
 
 def test_a_json_body_is_one_post_or_a_list():
-    (one,) = read_posts(orjson.dumps(post(1)), json_lines=False, max_record_bytes=LIMIT)
+    (one,) = read_posts(orjson.dumps(ingest_post(1)), json_lines=False, max_record_bytes=LIMIT)
     assert one.at == 1 and one.post.source_id == "tool-1"
-    many = read_posts(orjson.dumps([post(1), post(2, kind="sideways")]), json_lines=False, max_record_bytes=LIMIT)
+    many = read_posts(
+        orjson.dumps([ingest_post(1), ingest_post(2, kind="sideways")]), json_lines=False, max_record_bytes=LIMIT
+    )
     assert [(line.at, line.post is not None) for line in many] == [(1, True), (2, False)]
     assert many[1].reason.startswith("kind: Input should be")
 
@@ -77,12 +70,12 @@ def test_a_body_that_holds_no_posts_at_all(body, json_lines, reason):
 
 
 def test_a_post_over_the_record_limit_is_rejected_before_kafka():
-    (line,) = read_posts(lines(post(1, text="x" * 3000)), json_lines=True, max_record_bytes=2048)
+    (line,) = read_posts(lines(ingest_post(1, text="x" * 3000)), json_lines=True, max_record_bytes=2048)
     assert line.post is None and "over the 2048-byte limit" in line.reason
 
 
 def test_a_reason_never_repeats_the_posts_text():
-    (line,) = read_posts(lines(post(1, text="secret words " * 3000)), json_lines=True, max_record_bytes=LIMIT)
+    (line,) = read_posts(lines(ingest_post(1, text="secret words " * 3000)), json_lines=True, max_record_bytes=LIMIT)
     assert line.reason == "text: String should have at most 25000 characters"
 
 
@@ -159,7 +152,7 @@ def send(body: bytes, content_type: str = "application/x-ndjson", token: str | N
 
 def test_json_lines_over_http_answer_line_by_line_and_deadletter_the_bad_ones():
     runtime = RecordingRuntime(name="http")
-    ((status, answer),) = call([send(lines(post(1), {"source": "x"}, post(3)))], runtime)
+    ((status, answer),) = call([send(lines(ingest_post(1), {"source": "x"}, ingest_post(3)))], runtime)
     assert status == 207
     assert answer["accepted"] == [{"line": 1, "id": "replay:tool-1"}, {"line": 3, "id": "replay:tool-3"}]
     ((bad,),) = [[r["line"] for r in answer["rejected"]]]
@@ -174,9 +167,9 @@ def test_json_over_http():
     runtime = RecordingRuntime(name="http")
     answers = call(
         [
-            send(orjson.dumps(post(1)), "application/json"),
-            send(orjson.dumps([post(2), post(3)]), "application/json; charset=utf-8"),
-            send(orjson.dumps([post(4, text=None)]), "application/json"),
+            send(orjson.dumps(ingest_post(1)), "application/json"),
+            send(orjson.dumps([ingest_post(2), ingest_post(3)]), "application/json; charset=utf-8"),
+            send(orjson.dumps([ingest_post(4, text=None)]), "application/json"),
             send(b"{oops", "application/json"),
         ],
         runtime,
@@ -189,13 +182,15 @@ def test_json_over_http():
     assert answers[2][1]["rejected"] == [{"item": 1, "reason": "text: Input should be a valid string"}]
     assert answers[3][1]["error"].startswith("not JSON")
     assert [p.source_id for p in runtime.posts] == ["tool-1", "tool-2", "tool-3"]
-    assert [payload for payload, _ in runtime.rejected] == [orjson.dumps(post(4, text=None)), b"{oops"]
+    assert [payload for payload, _ in runtime.rejected] == [orjson.dumps(ingest_post(4, text=None)), b"{oops"]
 
 
 def test_no_token_or_a_wrong_one_is_refused_and_nothing_is_read(caplog):
     caplog.set_level(logging.INFO)
     runtime = RecordingRuntime(name="http")
-    answers = call([send(lines(post(1)), token=None), send(lines(post(1)), token="wrong-token-0123456789")], runtime)
+    answers = call(
+        [send(lines(ingest_post(1)), token=None), send(lines(ingest_post(1)), token="wrong-token-0123456789")], runtime
+    )
     assert [status for status, _ in answers] == [401, 401]
     assert runtime.posts == [] and runtime.rejected == [] and runtime.heartbeats == 0
     assert "2 refused so far" in caplog.text and TOKEN not in caplog.text and "wrong-token" not in caplog.text
@@ -203,19 +198,21 @@ def test_no_token_or_a_wrong_one_is_refused_and_nothing_is_read(caplog):
 
 def test_no_auth_takes_posts_without_a_token():
     runtime = RecordingRuntime(name="http")
-    assert call([send(lines(post(1)), token=None)], runtime, token=None)[0][0] == 200
+    assert call([send(lines(ingest_post(1)), token=None)], runtime, token=None)[0][0] == 200
     assert len(runtime.posts) == 1
 
 
 def test_other_content_types_large_bodies_and_kafka_trouble():
     runtime = RecordingRuntime(name="http")
     answers = call(
-        [send(b"source,text\n", "text/csv"), send(lines(*(post(n) for n in range(100))))], runtime, max_body_bytes=4096
+        [send(b"source,text\n", "text/csv"), send(lines(*(ingest_post(n) for n in range(100))))],
+        runtime,
+        max_body_bytes=4096,
     )
     assert [status for status, _ in answers] == [415, 413]
     assert runtime.posts == [] and runtime.rejected == []
     down = RecordingRuntime(name="http", confirm=False)
-    ((status, answer),) = call([send(lines(post(1)))], down)
+    ((status, answer),) = call([send(lines(ingest_post(1)))], down)
     assert status == 503 and "send again" in answer["error"]
 
 
