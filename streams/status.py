@@ -221,17 +221,10 @@ def _where(url: str) -> str:
 def read_services(settings: Settings, timeout_s: float = REDIS_TIMEOUT_S) -> tuple[list[dict] | None, str | None]:
     """(the services `lytte up` recorded, or None if there are none; None, or the line saying Redis is down)."""
     import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = redis.Redis.from_url(
-        settings.redis,
-        password=password,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), 0),
-    )
+    from streams.redis_client import bounded_redis
+
+    client = bounded_redis(settings, timeout_s)
     try:
         raw = _bounded(lambda: client.hgetall(RedisKeys(settings.redis_prefix).services), timeout_s + 0.5)
     except (_Timeout, redis.RedisError, OSError):

@@ -26,8 +26,8 @@ import orjson
 from schemas.alerts import Action, SentimentCorrection
 from schemas.redis_keys import RedisKeys
 from schemas.settings import Settings
+from streams.sentiment.evaluate import CLASSES
 
-LABELS = ("negative", "neutral", "positive")
 REDIS_TIMEOUT_S = 5.0
 
 
@@ -95,17 +95,10 @@ def read_latest(settings: Settings, brand: str) -> list[bytes]:
     """The brand's latest-posts entries from Redis, within REDIS_TIMEOUT_S (CorrectionError if it does not
     answer: a correction then needs --old-label and --created-at)."""
     import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = redis.Redis.from_url(
-        settings.redis,
-        password=password,
-        socket_timeout=REDIS_TIMEOUT_S,
-        socket_connect_timeout=REDIS_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 0),
-    )
+    from streams.redis_client import bounded_redis
+
+    client = bounded_redis(settings, REDIS_TIMEOUT_S)
     try:
         return list(client.zrange(RedisKeys(settings.redis_prefix).latest(brand), 0, -1))
     except (redis.RedisError, OSError) as exc:
@@ -155,7 +148,7 @@ def correction_action(
     new_label = new_label.strip().lower()
     old_label = seen.label.strip().lower()
     for name, value in (("--label", new_label), ("old label", old_label)):
-        if value not in LABELS:
+        if value not in CLASSES:
             raise CorrectionError(f"{name} {value!r}: expected negative, neutral or positive")
     correction = SentimentCorrection(
         post_id=post_id,
