@@ -14,9 +14,11 @@ class LanguageGuesser:
         self._identifier.set_languages(list(languages))
 
     def language(self, text: str, given: str | None) -> str:
-        """given "en-GB" -> "en"; given None and "Flyet var forsinket igjen" -> "no"; empty text -> "und"."""
-        if given:
-            return given.split("-")[0].lower()
+        """given "en-GB" -> "en"; given None and "Flyet var forsinket igjen" -> "no"; empty text -> "und"; a
+        given tag with no language in it ("-", " ") is ignored and the text guessed (a bucket never counts "")."""
+        code = given.split("-")[0].strip().lower() if given else ""
+        if code:
+            return code
         if not text.strip():
             return "und"
         return self._identifier.classify(text)[0]
