@@ -267,7 +267,8 @@ def tile(brand: BrandData, rivals: list[BrandData], now: datetime) -> Tile:
         PostLine(
             author=t.author_handle,
             reach=t.reach,
-            label="negative" if t.compound <= -0.05 else "positive" if t.compound >= 0.05 else "neutral",
+            # the model's label or an operator's correction; records from before labels were kept: VADER's cut
+            label=t.label or ("negative" if t.compound <= -0.05 else "positive" if t.compound >= 0.05 else "neutral"),
             text=t.text,
             url=safe_url(t.url),
         )

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, NonNegativeInt
 
-from schemas.records import Record, TopPost, UtcDatetime
+from schemas.records import Record, SentimentLabel, TopPost, UtcDatetime
 
 ALERT_SCHEMA_VERSION = 1
 INCIDENT_SCHEMA_VERSION = 1
@@ -201,9 +201,6 @@ class Silence(Record):
     comment: str = Field(min_length=1, description="why: a silence without a reason is refused")
 
 
-SentimentLabel = Literal["positive", "neutral", "negative"]
-
-
 class SentimentCorrection(Record):
     """An operator's reading of one post's sentiment, in place of the model's: what the worker needs to show the
     corrected label in the live view (the brand's latest posts, keyed by post id), to count it again in the
@@ -229,6 +226,11 @@ class SentimentCorrection(Record):
     old_compound: float | None = Field(default=None, ge=-1, le=1)
     #: the post's text as the operator saw it, when known (an adjustment trains on it); untrusted like any post
     text: str | None = Field(default=None, max_length=25_000)
+    #: where the post was counted (`Evidence`): the posts.raw partition whose worker moves the post's count from
+    #: the old label to the new one, and the post's offset there; None when the post was given by hand (the
+    #: correction then trains the adjustment but cannot change the counts)
+    raw_partition: NonNegativeInt | None = None
+    raw_offset: NonNegativeInt | None = None
 
 
 class Action(Record):

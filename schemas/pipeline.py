@@ -3,8 +3,10 @@
 The score agent keeps one `PartitionCounters` per raw partition (in its table, in the Redis view as
 `<counter>:<partition>` fields). `lytte status`, the wall and the fault suite read them and compare them
 with the end offsets of `posts.raw` through `pipeline_status`, so that all three judge "stalled" the same
-way. Every handled record is exactly one of matched, unmatched or deadlettered:
-`posts_in = matched + unmatched + deadlettered` always holds.
+way. Every handled post is exactly one of matched, unmatched or deadlettered:
+`posts_in = matched + unmatched + deadlettered` always holds. The other records of posts.raw, operators'
+sentiment corrections forwarded to the partition that counted the post (`streams.core.correction`), are
+counted as `corrections` and are not posts in (one that cannot be applied is deadlettered, as a post in).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
 #: Counted per raw partition; the totals are sums over partitions.
-COUNTERS = ("posts_in", "matched", "unmatched", "deadlettered", "duplicates", "scored_records")
+COUNTERS = ("posts_in", "matched", "unmatched", "deadlettered", "duplicates", "scored_records", "corrections")
 #: Per-partition fields that are positions and times, not counts: never summed.
 MARKS = ("last_offset", "handled_ms", "event_time_s")
 
@@ -29,6 +31,7 @@ class PartitionCounters(BaseModel):
     - `duplicates`: of the matched, how many repeated a post already counted (same source and source id):
       they are not counted again in the buckets;
     - `scored_records`: ScoredPosts produced (one per matched brand of each new post);
+    - `corrections`: operators' sentiment corrections read (applied to a bucket, or already in effect there);
     - `handled_ms`: wall-clock time of the last batch that advanced this partition;
     - `event_time_s`: the newest post time seen (epoch seconds), the partition's event-time watermark.
     """
@@ -42,6 +45,7 @@ class PartitionCounters(BaseModel):
     deadlettered: NonNegativeInt = 0
     duplicates: NonNegativeInt = 0
     scored_records: NonNegativeInt = 0
+    corrections: NonNegativeInt = 0
     handled_ms: NonNegativeInt = 0
     event_time_s: NonNegativeInt = 0
 

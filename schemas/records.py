@@ -115,6 +115,10 @@ class Post(Record):
         return f"{self.source.value}:{self.author.id}".encode()
 
 
+#: A sentiment label, as a model gives it and as an operator corrects it
+SentimentLabel = Literal["positive", "neutral", "negative"]
+
+
 class Sentiment(Record):
     """One shape whatever the language (`streams.sentiment.router`): compound in -1..1, the shares of the text
     that read positive, neutral and negative, the label by the model's documented thresholds, the model's name
@@ -125,7 +129,7 @@ class Sentiment(Record):
     pos: float = Field(ge=0, le=1)
     neu: float = Field(ge=0, le=1)
     neg: float = Field(ge=0, le=1)
-    label: Literal["positive", "neutral", "negative"]
+    label: SentimentLabel
     model: str
     #: how sure the model is of the label, 0..1 (0 for an unscored post)
     confidence: float = Field(default=1.0, ge=0, le=1)
@@ -168,6 +172,9 @@ class TopPost(Record):
     compound: float
     text: str
     url: str | None = None
+    #: the post's label: the model's, or an operator's correction of it; None in records written before the
+    #: label was kept (readers then take it from `compound` by VADER's thresholds)
+    label: SentimentLabel | None = None
 
 
 class TermCount(NamedTuple):

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="older posts go to the deadletter topic; also how long a post is remembered to count it once",
     )
     top_posts_per_bucket: int = Field(default=3, ge=0)
+    adjust_sentiment: bool = Field(
+        default=True,
+        description="a brand with enough operators' corrections gets its sentiment adjusted by what they taught "
+        "(streams.sentiment.adjust); false: the base scorers alone",
+    )
     changelog_segment_s: int = Field(
         default=3600,
         ge=10,

@@ -36,3 +36,10 @@ DEADLETTER_REASON = "lytte.reason"
 DEADLETTER_TOPIC = "lytte.source.topic"
 DEADLETTER_PARTITION = "lytte.source.partition"
 DEADLETTER_OFFSET = "lytte.source.offset"
+
+#: Header on a posts.raw record that is not a post, naming what it is. The one kind: an operator's
+#: `correct_sentiment` action (`schemas.alerts.Action` JSON), forwarded by the alert agent to the raw partition
+#: that counted the post, so that it reaches the post's bucket in log order with the posts
+#: (`streams.core.correction`).
+RECORD_KIND = "lytte.record"
+RECORD_KIND_ACTION = b"action"

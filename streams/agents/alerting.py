@@ -1,4 +1,5 @@
-"""The alert engine's agent: `lytte.signals` and `lytte.actions` in; alerts, incidents, notifications out.
+"""The alert engine's agent: `lytte.signals` and `lytte.actions` in; alerts, incidents, notifications out, and
+operators' sentiment corrections forwarded to posts.raw (`streams.core.correction`).
 
 Both topics have one partition, so exactly one worker runs the engine and the dispatcher at a time (faust
 assigns co-subscribed topics with the same partition count together), and the engine's table (one
@@ -36,7 +37,9 @@ from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.alerts.dispatch import Dispatcher
 from streams.alerts.dispatch import rebuild as rebuild_dispatcher
 from streams.alerts.engine import AlertEngine
+from streams.core import correction
 from streams.core.batch import Deadletter, failure_reason
+from streams.core.intake import Rejected
 from streams.core.log_record import LogRecord
 from streams.notify.sender import Sender
 
@@ -71,8 +74,10 @@ class Alerting:
         self._sink, self._view = sink, view
         prefix = settings.topic_prefix
         self.names = {
-            t: t.name(prefix) for t in (Topic.SIGNALS, Topic.ACTIONS, Topic.ALERTS, Topic.INCIDENTS, Topic.DELIVERIES)
+            t: t.name(prefix)
+            for t in (Topic.SIGNALS, Topic.ACTIONS, Topic.ALERTS, Topic.INCIDENTS, Topic.DELIVERIES, Topic.POSTS_RAW)
         }
+        self.raw_partitions = settings.partitions
         self.topic = app.topic(
             self.names[Topic.SIGNALS], self.names[Topic.ACTIONS], key_serializer="raw", value_serializer="raw"
         )
@@ -172,7 +177,7 @@ class Alerting:
             except Exception as exc:  # one signal must never stop the engine
                 self.engine.applied_offset = max(self.engine.applied_offset, r.offset)
                 failed.append(Deadletter(r, failure_reason(exc)))
-        parsed_actions = []
+        parsed_actions, forwards = [], []
         for r in actions:
             try:
                 action = Action.model_validate_json(r.value)
@@ -180,10 +185,15 @@ class Alerting:
                     out += self.engine.resolve_by_hand(action.brand, action.fingerprint, action.by, action.reason)
                 elif action.kind == "resolve" and action.brand and action.incident:
                     out += self.engine.resolve_incident_by_hand(action.brand, action.incident, action.by, action.reason)
+                forwarded = correction.forward(action, self.raw_partitions)
+                if isinstance(forwarded, Rejected):
+                    failed.append(Deadletter(r, forwarded.reason))
+                elif forwarded is not None:
+                    forwards.append(forwarded)
                 parsed_actions.append(action)
             except Exception as exc:
                 failed.append(Deadletter(r, failure_reason(exc)))
-        await self._write(out, failed)
+        await self._write(out, failed, forwards)
         dispatcher, rebuilt = await self._dispatcher()
         if dispatcher is not None and not rebuilt:  # a rebuilt one has read these records from the topics
             await self._dispatch(lambda now: _feed(dispatcher, out, parsed_actions, now))
@@ -207,10 +217,13 @@ class Alerting:
         status = self.sender.status()
         await self._view.write(lambda: self._sink.write_alerts(records, firing, status))
 
-    async def _write(self, out: list, failed: list[Deadletter] = ()) -> None:
-        """Alerts and incidents to their topics, records that failed to the deadletter topic, and the engine's
-        state when due, all before the batch is acknowledged."""
+    async def _write(self, out: list, failed: list[Deadletter] = (), forwards: list[correction.Forward] = ()) -> None:
+        """Alerts and incidents to their topics, records that failed to the deadletter topic, operators'
+        sentiment corrections to the posts.raw partitions that counted their posts, and the engine's state when
+        due, all before the batch is acknowledged."""
         sends = [self._deadletter(d) for d in failed]
+        raw = self.names[Topic.POSTS_RAW]
+        sends += [self._send(raw, f.key, f.value, f.partition, headers=list(f.headers)) for f in forwards]
         for record in out:
             topic = Topic.ALERTS if isinstance(record, Alert) else Topic.INCIDENTS
             sends.append(self._send(self.names[topic], record.brand.encode(), record.model_dump_json().encode(), 0))

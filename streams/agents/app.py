@@ -36,6 +36,7 @@ from streams.agents.consumer import LytteConsumer
 from streams.agents.durable_table import apply_local, changelog_record
 from streams.agents.failpoint import Failpoint
 from streams.agents.gaps import GapReader, LogRecord, fill_gaps
+from streams.agents.learning import Learning
 from streams.agents.redis_sink import RedisSink, ViewWriter
 from streams.agents.watchdog import Progress, consumer_facts, watch_progress
 from streams.alerts.signals import SignalPlanner, signal_of
@@ -393,6 +394,8 @@ def create_app(settings: Settings, watch: WatchConfig) -> faust.App:
     announced_idle: dict[int, int] = {}  # partition -> the last offset it was announced idle at (once each)
 
     Alerting(app, settings, watch, send, deadletter, perform, sink, view, compaction)
+    if settings.adjust_sentiment:
+        Learning(app, settings, scorer)
 
     @app.task
     async def watchdog() -> None:

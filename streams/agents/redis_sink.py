@@ -69,6 +69,9 @@ def display_post(event: ScoredPost) -> bytes:
             "label": event.sentiment.label,
             "language": event.language,
             "model": event.sentiment.model,  # what scored it: an operator's correction records it
+            # where it was counted: an operator's correction is applied there
+            "raw_partition": event.evidence.raw_partition,
+            "raw_offset": event.evidence.raw_offset,
             "key_people": [p.handle for p in event.key_people],
         },
         option=orjson.OPT_SORT_KEYS,

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import filterfalse
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.records import (
     HASHTAGS_KEPT,
@@ -33,6 +33,7 @@ from schemas.records import (
     BucketMetrics,
     PostKind,
     ScoredPost,
+    SentimentLabel,
     TopPost,
     rank_top_posts,
 )
@@ -69,6 +70,9 @@ class BucketState(BaseModel):
 
     metrics: BucketMetrics
     high_water: int = -1
+    #: operators' corrections in effect: post id -> (label, the action's time in epoch ms)
+    #: (`streams.core.correction`)
+    corrected: dict[str, tuple[SentimentLabel, int]] = Field(default_factory=dict)
 
     @classmethod
     def empty(cls, brand: str, start: datetime, partition: int) -> BucketState:
@@ -87,6 +91,7 @@ def _top_post(event: ScoredPost) -> TopPost:
         compound=event.sentiment.compound,
         text=post.text[:_TOP_POST_TEXT_CHARS],
         url=post.url,
+        label=event.sentiment.label,
     )
 
 
@@ -172,4 +177,4 @@ def step(
         }
     )
     # model_copy and model_construct skip validation: every value here is derived from validated ones
-    return BucketState.model_construct(metrics=metrics, high_water=ev.raw_offset), True
+    return BucketState.model_construct(metrics=metrics, high_water=ev.raw_offset, corrected=state.corrected), True

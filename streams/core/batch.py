@@ -2,9 +2,10 @@
 
 For each record of `posts.raw`, in log order: parse and check it (intake), score and match it, drop it as a
 repeat if the same post was already counted, count it, and fold each of its ScoredPosts into the partial
-bucket of (brand, minute, this raw partition). Everything a record touches belongs to its own raw
-partition, so any number of workers share the load for any mix of brands, and a batch needs nothing from
-another partition.
+bucket of (brand, minute, this raw partition). A record that is an operator's sentiment correction rather than
+a post moves one post of its partial bucket to the corrected label (`streams.core.correction`). Everything a
+record touches belongs to its own raw partition, so any number of workers share the load for any mix of brands,
+and a batch needs nothing from another partition.
 
 Any exception while handling one record sends that record to the deadletter topic with the reason and the
 exception's last line; the batch goes on. The agent performs the writes in one go (sends gathered and
@@ -19,6 +20,7 @@ from typing import Protocol
 
 from schemas.pipeline import PartitionCounters
 from schemas.records import BucketMetrics, Evidence, ScoredPost
+from streams.core import correction
 from streams.core.aggregate import BucketState, author_entry, author_key, bucket_key, bucket_start, step
 from streams.core.counters import Outcome, Tally
 from streams.core.dedup import Entry, introduced_here, seen_entry, seen_key
@@ -93,6 +95,10 @@ def plan_batch(
         outcome: Outcome
         duplicate, produced, event_time_s = False, 0, 0
         try:
+            if correction.is_forwarded(record.headers):
+                _correct(writes, state, record)
+                tallies[p].add(record.offset, "correction", now_ms=now_ms)
+                continue
             post = parse_post(record.value, now, limits, tallies[p].stream_time())
             if isinstance(post, Rejected):
                 raise _Rejected(post.reason)
@@ -149,6 +155,21 @@ def _fold(writes: BatchWrites, state: StateReader, event: ScoredPost, top_posts:
         writes.buckets[key] = (bucket, p)
     writes.metrics[key] = bucket.metrics
     writes.posts.append(event)
+
+
+def _correct(writes: BatchWrites, state: StateReader, record: LogRecord) -> None:
+    """One forwarded correction into its partial bucket (`_Rejected` with the reason when it cannot be)."""
+    action, c = correction.correction_of(record.value)
+    key = correction.key_of(c, record.partition)
+    pending = writes.buckets.get(key)
+    before = pending[0] if pending else state.bucket(key)
+    bucket, rejected = correction.apply(before, action, record.offset)
+    if rejected is not None:
+        raise _Rejected(rejected.reason)
+    assert bucket is not None
+    if bucket is not before:
+        writes.buckets[key] = (bucket, record.partition)
+    writes.metrics[key] = bucket.metrics
 
 
 class _Rejected(Exception):

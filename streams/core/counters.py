@@ -11,7 +11,8 @@ from typing import Literal
 
 from schemas.pipeline import PartitionCounters
 
-Outcome = Literal["matched", "unmatched", "deadlettered"]
+#: what became of a raw record: a post matched, unmatched or deadlettered, or an operator's correction applied
+Outcome = Literal["matched", "unmatched", "deadlettered", "correction"]
 
 
 def count(state: PartitionCounters, offset: int, outcome: Outcome, **details: int) -> tuple[PartitionCounters, bool]:
@@ -21,7 +22,8 @@ def count(state: PartitionCounters, offset: int, outcome: Outcome, **details: in
     Scenario: a fresh state, offset 0, outcome "matched" with 2 scored records (the post named two brands)
     -> posts_in=1, matched=1, scored_records=2, last_offset=0, counted=True. Offset 0 again -> unchanged,
     counted=False. Offset 1, "matched", duplicate=True -> posts_in=2, matched=2, duplicates=1,
-    scored_records still 2. Offset 2, "unmatched" -> unmatched=1. The watermark `event_time_s` only moves
+    scored_records still 2. Offset 2, "unmatched" -> unmatched=1. Offset 3, "correction" -> corrections=1,
+    posts_in still 3. The watermark `event_time_s` only moves
     forward; `handled_ms` is the batch's wall-clock time.
     """
     tally = Tally(state)
@@ -50,8 +52,11 @@ class Tally:
         if offset <= f["last_offset"]:
             return False
         f["last_offset"] = offset
-        f["posts_in"] += 1
-        f[outcome] += 1
+        if outcome == "correction":  # not a post: posts_in = matched + unmatched + deadlettered
+            f["corrections"] += 1
+        else:
+            f["posts_in"] += 1
+            f[outcome] += 1
         f["scored_records"] += scored_records
         f["duplicates"] += duplicate
         f["event_time_s"] = max(f["event_time_s"], event_time_s)

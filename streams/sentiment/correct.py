@@ -4,8 +4,10 @@ The old label, the post's time and text come from where the operator saw the pos
 the Redis live view (`RedisKeys.latest`). A post that has left the view (only the newest
 `LYTTE_REDIS_POSTS_KEPT` per brand stay) needs `--old-label` and `--created-at` given by hand. The action
 carries what the worker needs to apply it (post id, brand, the post's created_at, old and new label, the old
-score's model, the text when known) and who and when; the worker side (the view and the rules using the
-corrected label, the brand's adjustment trained on the corrections) reads it from the topic.
+score's model, the text when known, and the posts.raw partition and offset where the post was counted) and who
+and when. The worker forwards it to that partition, whose bucket then counts the post under the new label
+(`streams.core.correction`): the view and the rules read the corrected counts. A post given by hand has no
+partition: its correction is in the log (the brand's adjustment trains on it) but changes no count.
 
 The model of the old score is not in the view's entry: it is told by scoring the text again with the worker's
 scorers (the guessed language's first) and taking the one that gives the stored compound and label exactly;
@@ -46,6 +48,8 @@ class SeenPost:
     text: str | None = None
     model: str | None = None
     language: str | None = None
+    raw_partition: int | None = None
+    raw_offset: int | None = None
 
 
 def parse_time(text: str) -> datetime:
@@ -77,9 +81,16 @@ def seen_post(entry: bytes | str) -> SeenPost | None:
             text=data.get("text") if isinstance(data.get("text"), str) else None,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             language=data.get("language") if isinstance(data.get("language"), str) else None,
+            raw_partition=_count(data.get("raw_partition")),
+            raw_offset=_count(data.get("raw_offset")),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
+
+
+def _count(value: object) -> int | None:
+    """A partition or offset from the entry: a non-negative int, else None (entries written before they were)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def find_post(entries: list[bytes], post_id: str) -> SeenPost | None:
@@ -160,6 +171,8 @@ def correction_action(
         language=seen.language,
         old_compound=seen.compound,
         text=seen.text,
+        raw_partition=seen.raw_partition,
+        raw_offset=seen.raw_offset,
     )
     return Action(
         id=f"action-{uuid.uuid4().hex}",
@@ -218,7 +231,12 @@ def action_line(action: Action) -> str:
     c = action.correction
     assert c is not None
     change = f"{c.old_label} -> {c.new_label}" if c.old_label != c.new_label else f"{c.new_label} (confirmed)"
+    counts = (
+        "the view and the rules count it as corrected"
+        if c.raw_partition is not None
+        else "where it was counted is unknown: the counts stay, the adjustment learns from it"
+    )
     return (
         f"{action.kind}: written ({action.id}) by {action.by}: {c.brand} {c.post_id} {change} "
-        f"(created {c.created_at.isoformat()}, model {c.model or 'unknown'})"
+        f"(created {c.created_at.isoformat()}, model {c.model or 'unknown'}); {counts}"
     )

@@ -44,7 +44,7 @@ def test_totals_sum_counters_not_marks():
     totals = counter_totals(
         {
             0: PartitionCounters(last_offset=2, posts_in=3, matched=2, unmatched=1, handled_ms=100, event_time_s=9),
-            1: PartitionCounters(last_offset=3, posts_in=4, deadlettered=1, unmatched=3, duplicates=1),
+            1: PartitionCounters(last_offset=4, posts_in=4, deadlettered=1, unmatched=3, duplicates=1, corrections=1),
         }
     )
     assert totals == {
@@ -54,6 +54,7 @@ def test_totals_sum_counters_not_marks():
         "deadlettered": 1,
         "duplicates": 1,
         "scored_records": 0,
+        "corrections": 1,
     }
     assert set(totals) == set(COUNTERS)
     assert counter_totals({}) == dict.fromkeys(COUNTERS, 0)

@@ -10,14 +10,16 @@ def test_counts_each_outcome_once():
     c, _ = count(c, 1, "matched", duplicate=True, event_time_s=50, now_ms=7)
     c, _ = count(c, 2, "unmatched")
     c, _ = count(c, 3, "deadlettered")
+    c, _ = count(c, 4, "correction", now_ms=6)
     assert c.model_dump() == {
-        "last_offset": 3,
+        "last_offset": 4,
         "posts_in": 4,
         "matched": 2,
         "unmatched": 1,
         "deadlettered": 1,
         "duplicates": 1,
         "scored_records": 2,
+        "corrections": 1,  # an operator's correction is a record, not a post in
         "handled_ms": 7,
         "event_time_s": 100,  # the watermark never goes back
     }
@@ -27,7 +29,13 @@ def test_counts_each_outcome_once():
 def test_a_tally_counts_as_count_applied_in_turn():
     from streams.core.counters import Tally
 
-    records = [(0, "matched", 2, False), (1, "matched", 0, True), (1, "unmatched", 0, False), (3, "deadlettered", 0, 0)]
+    records = [
+        (0, "matched", 2, False),
+        (1, "matched", 0, True),
+        (1, "unmatched", 0, False),
+        (3, "deadlettered", 0, 0),
+        (4, "correction", 0, 0),
+    ]
     state, tally = PartitionCounters(), Tally(PartitionCounters())
     for i, (offset, outcome, scored, duplicate) in enumerate(records):
         extra = {"scored_records": scored, "duplicate": duplicate, "event_time_s": i, "now_ms": 9}
