@@ -24,10 +24,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from dashboards.data import RawOffsets
+from dashboards.data import RawOffsets, redis_client
 from dashboards.health_model import (
     DEADLETTERS_SHOWN,
     TP,
@@ -325,14 +323,7 @@ class HealthReader:
     ) -> None:
         self.settings = settings
         self.keys = RedisKeys(settings.redis_prefix)
-        password = settings.redis_password.get_secret_value() if settings.redis_password else None
-        self.redis = client or redis.Redis.from_url(
-            settings.redis,
-            password=password,
-            socket_timeout=self.REDIS_TIMEOUT_S,
-            socket_connect_timeout=self.REDIS_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
+        self.redis = client or redis_client(settings, self.REDIS_TIMEOUT_S)
         self.raw = raw or RawOffsets(settings)
         self.kafka = kafka or KafkaHealth(settings)
         self.stall_after_ms = int(settings.stall_after_s * 1000)

@@ -10,10 +10,11 @@ from redis.retry import Retry
 from schemas.settings import Settings
 
 
-def bounded_redis(settings: Settings, timeout_s: float) -> redis.Redis:
+def bounded_redis(settings: Settings, timeout_s: float, url: str | None = None) -> redis.Redis:
+    """The settings' Redis (or `url`, with the settings' password)."""
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
     return redis.Redis.from_url(
-        settings.redis,
+        url or settings.redis,
         password=password,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,

@@ -26,6 +26,7 @@ from streams.local.kafka.launcher import KafkaBroker
 from streams.local.processes import ServiceError, spawn_lytte, stop, wait_for
 from streams.local.redis import LocalRedis
 from streams.local.supervise import Supervised, exit_line, on_exit, on_started, on_stopped, record
+from streams.redis_client import bounded_redis
 from streams.topics_admin import create_topics
 
 #: How many `lytte worker` processes `lytte up` starts (one consumer group); `lytte bench` starts as many by default.
@@ -121,10 +122,7 @@ class Stack:
             self._add("redis", self.redis, s.home / "redis" / "redis.log")
             self.env["LYTTE_REDIS_URL"] = self.redis.url
         self._say(f"Redis at {redacted_url(self.env.get('LYTTE_REDIS_URL', s.redis))}")
-        password = s.redis_password.get_secret_value() if s.redis_password else None
-        self._status = redis.Redis.from_url(
-            self.env.get("LYTTE_REDIS_URL", s.redis), password=password, socket_timeout=1, socket_connect_timeout=1
-        )
+        self._status = bounded_redis(s, 1.0, self.env.get("LYTTE_REDIS_URL", s.redis))
         create_topics(Settings(kafka_bootstrap=self.env.get("LYTTE_KAFKA_BOOTSTRAP", s.bootstrap)))
         for name in worker_names():
             self._add_child(name, ["worker"])

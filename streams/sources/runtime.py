@@ -30,6 +30,7 @@ from schemas.settings import Settings
 from schemas.source_health import SourceReport, SourceState
 from schemas.topics import Topic
 from schemas.watch import WatchConfig
+from streams.redis_client import bounded_redis
 from streams.sources.producer import PostProducer
 
 log = logging.getLogger(__name__)
@@ -118,10 +119,7 @@ class SourceRuntime:
         self.producer = producer or PostProducer(settings)
         self._deadletter_topic = Topic.DEADLETTER.name(settings.topic_prefix)
         self._sources_topic = Topic.SOURCES.name(settings.topic_prefix)
-        password = settings.redis_password.get_secret_value() if settings.redis_password else None
-        self.redis = redis.Redis.from_url(
-            settings.redis, password=password, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-        )
+        self.redis = bounded_redis(settings, REDIS_TIMEOUT_S)
         self._lock = threading.Lock()
         self._state: SourceState = "starting"
         self._detail = ""

@@ -54,3 +54,54 @@ def test_a_refresh_parses_only_the_partials_that_changed():
     assert second.partials[b"600:0"] is first.partials[b"600:0"]  # not parsed again
     assert second.minutes[600] is first.minutes[600] and second.minutes[720] is not first.minutes[720]
     assert [b.posts for b in second.refreshed("c", dict(list(changed.items())[2:]), {}).merged] == [23, 112]
+
+
+def test_a_redis_that_accepts_and_never_answers_fails_the_wall_read_within_its_bound(monkeypatch):
+    """A hung Redis (connected, silent) must not hold a server thread: the wall's read fails in time."""
+    import threading
+
+    import pytest
+    import redis
+
+    from dashboards import data
+
+    monkeypatch.setattr(data, "REDIS_TIMEOUT_S", 0.5)
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        accepted: list[socket.socket] = []
+        threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+        settings = Settings(redis_url=f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+        view = data.LiveView(settings, raw=RawOffsets(settings))
+        started = time.monotonic()
+        with pytest.raises(redis.RedisError):
+            view.wall()
+        assert time.monotonic() - started < 3
+        for conn in accepted:
+            conn.close()
+
+
+def test_day_totals_from_the_last_read_equal_adding_everything_up_again():
+    """Fields changed, added and removed (a minute's last field gone drops the minute) between two reads."""
+    import orjson
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dashboards.data import day_totals
+
+    day_fields = st.dictionaries(
+        st.tuples(st.integers(0, 30), st.integers(0, 3)).map(lambda mp: f"{600 + 60 * mp[0]}:{mp[1]}".encode()),
+        st.tuples(st.integers(0, 50), st.integers(0, 50)).map(lambda c: orjson.dumps([c[0], 0, 0, 0, 0, c[1], 0])),
+        max_size=40,
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(day_fields, day_fields)
+    def check(before, after):
+        assert day_totals(after, before, day_totals(before)) == day_totals(after)
+
+    check()
+    assert day_totals(
+        {b"600:0": orjson.dumps([3, 0, 0, 0, 0, 1, 0]), b"600:1": orjson.dumps([2, 0, 0, 0, 0, 0, 0])}
+    ) == {10: (5, 1)}
