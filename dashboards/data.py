@@ -292,19 +292,26 @@ class LiveView:
 
     def _buckets(self, brands: list[str], versions: dict[str, str]) -> dict[str, BrandBuckets]:
         """Each brand's merged buckets and day counts, read again only when its version changed (a brand
-        without a version, as before any write, is read every time)."""
+        without a version, as before any write, is read every time). The day hash, 24 times the size of the
+        buckets, is read again at most every `DAY_REREAD_S`: its minutes of the last hours are the merged
+        buckets', and only late posts change the older ones."""
         with self._cache_lock:
             cached = dict(self._cache)
         stale = [b for b in brands if b not in cached or versions.get(b) is None or cached[b].version != versions[b]]
         if stale:
+            now = time.monotonic()
+            day_due = {b for b in stale if b not in cached or now - cached[b].day_read_at >= DAY_REREAD_S}
             pipe = self.redis.pipeline(transaction=False)
             for b in stale:
                 pipe.hgetall(self.keys.buckets(b))
-                pipe.hgetall(self.keys.day(b))
-            results = pipe.execute()
-            for i, b in enumerate(stale):
+                if b in day_due:
+                    pipe.hgetall(self.keys.day(b))
+            results = iter(pipe.execute())
+            for b in stale:
                 previous = cached.get(b) or BrandBuckets()
-                cached[b] = previous.refreshed(versions.get(b), results[2 * i], results[2 * i + 1])
+                fields = next(results)
+                day_fields = next(results) if b in day_due else None
+                cached[b] = previous.refreshed(versions.get(b), fields, day_fields, now)
             with self._cache_lock:
                 self._cache = {b: cached[b] for b in brands}
         return cached
@@ -329,10 +336,16 @@ class BrandBuckets:
     partials: dict[bytes, tuple[bytes, BucketMetrics]] = field(default_factory=dict)  # field -> (raw, parsed)
     minutes: dict[int, tuple[tuple[bytes, ...], BucketMetrics]] = field(default_factory=dict)  # epoch s -> merged
     merged: list[BucketMetrics] = field(default_factory=list)
+    #: epoch minute -> (posts, negative) for the day chart: the day hash's, the merged buckets' where they reach
     day: dict[int, tuple[int, int]] = field(default_factory=dict)
     day_fields: dict[bytes, bytes] = field(default_factory=dict)  # the day hash as last read
+    day_hash: dict[int, tuple[int, int]] = field(default_factory=dict)  # what it adds up to
+    day_read_at: float = float("-inf")  # when (time.monotonic)
 
-    def refreshed(self, version: str | None, fields: dict[bytes, bytes], day_fields: dict) -> BrandBuckets:
+    def refreshed(
+        self, version: str | None, fields: dict[bytes, bytes], day_fields: dict | None = None, now: float = 0.0
+    ) -> BrandBuckets:
+        """The buckets after a read of the buckets hash and, when `day_fields` is given, of the day hash."""
         partials: dict[bytes, tuple[bytes, BucketMetrics]] = {}
         for name, raw in fields.items():
             known = self.partials.get(name)
@@ -351,10 +364,18 @@ class BrandBuckets:
             else:
                 minutes[minute] = (raws, merge_partials(partials[n][1] for n in names)[0])
         merged = [minutes[m][1] for m in sorted(minutes)]
-        day = day_totals(day_fields, self.day_fields, self.day)
-        return BrandBuckets(version, partials, minutes, merged, day, day_fields)
+        day_read_at, raw_day, day_hash = self.day_read_at, self.day_fields, self.day_hash
+        if day_fields is not None:
+            day_read_at, raw_day, day_hash = now, day_fields, day_totals(day_fields, self.day_fields, self.day_hash)
+        # the minutes the buckets hold are exact and newer than any read of the day hash
+        first = min(minutes) // 60 if minutes else None
+        day = {m: counts for m, counts in day_hash.items() if first is None or m < first}
+        day.update((m // 60, (b.posts, b.negative)) for m, (_, b) in minutes.items())
+        return BrandBuckets(version, partials, minutes, merged, day, raw_day, day_hash, day_read_at)
 
 
+#: how often the wall reads a brand's whole day hash again (see `LiveView._buckets`)
+DAY_REREAD_S = 30.0
 DayTotals = dict[int, tuple[int, int]]
 
 

@@ -5,6 +5,7 @@ import time
 
 from dashboards.data import RawOffsets, stalled_for_s
 from schemas.pipeline import PartitionCounters, pipeline_status
+from schemas.records import BucketMetrics
 from schemas.settings import Settings
 
 
@@ -54,6 +55,30 @@ def test_a_refresh_parses_only_the_partials_that_changed():
     assert second.partials[b"600:0"] is first.partials[b"600:0"]  # not parsed again
     assert second.minutes[600] is first.minutes[600] and second.minutes[720] is not first.minutes[720]
     assert [b.posts for b in second.refreshed("c", dict(list(changed.items())[2:]), {}).merged] == [23, 112]
+
+
+def test_the_day_chart_takes_the_last_hours_from_the_buckets_and_the_rest_from_the_day_hash():
+    """The day hash is read now and then; between reads, the minutes the buckets hold are counted from them, so
+    that a new post shows on the day chart at once."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from dashboards.data import BrandBuckets
+
+    def partial(minute: int, posts: int, negative: int) -> tuple[bytes, bytes]:
+        start = datetime.fromtimestamp(minute * 60, UTC)
+        m = BucketMetrics(brand="b", bucket_start=start, raw_partition=0, posts=posts, negative=negative)
+        return f"{minute * 60}:0".encode(), m.model_dump_json().encode()
+
+    def day_field(minute: int, posts: int, negative: int) -> tuple[bytes, bytes]:
+        return f"{minute * 60}:0".encode(), orjson.dumps([posts, posts, 0, 0, 0, negative, 0])
+
+    day = dict([day_field(5, 7, 1), day_field(10, 3, 0)])  # minute 10 as the day hash had it when read
+    first = BrandBuckets().refreshed("a", dict([partial(10, 4, 2)]), day, now=100.0)
+    assert first.day == {5: (7, 1), 10: (4, 2)} and first.day_read_at == 100.0
+    second = first.refreshed("b", dict([partial(10, 4, 2), partial(11, 1, 1)]))  # the day hash not read again
+    assert second.day == {5: (7, 1), 10: (4, 2), 11: (1, 1)} and second.day_read_at == 100.0
 
 
 def test_a_redis_that_accepts_and_never_answers_fails_the_wall_read_within_its_bound(monkeypatch):
