@@ -103,6 +103,18 @@ def intervals(minutes: float, interval_s: int) -> int:
     return max(1, math.ceil(minutes * 60 / interval_s - 1e-9))
 
 
+def hysteresis(firing: bool, calm: int, fires: bool, quiet: bool, resolve_after: int) -> tuple[str | None, bool, int]:
+    """One closed interval of a rule's fire/resolve cycle: (transition, firing, calm intervals in a row).
+
+    Scenario: not firing and `fires` -> ("fire", True, 0); not firing otherwise -> (None, False, calm). Firing
+    and `quiet` -> calm + 1, and at `resolve_after` calm intervals in a row -> ("resolve", False, 0); firing and
+    not quiet -> calm back to 0 (a surge that flares again is not resolved in the middle of it)."""
+    if not firing:
+        return ("fire", True, 0) if fires else (None, False, calm)
+    calm = calm + 1 if quiet else 0
+    return ("resolve", False, 0) if calm >= resolve_after else (None, True, calm)
+
+
 def _is_negative(settings: VolumeSpike) -> bool:
     return isinstance(settings, NegativeSurge)
 
@@ -130,15 +142,13 @@ def _close(
     if totals is not None:
         posts = sum(totals)
         share = observed / posts if posts > 0 else 0.0
-    transition = None
-    firing, calm = state.firing, state.calm
-    if not firing:
-        if warm and _fires(settings, observed, expectation, how_far, share):
-            transition, firing, calm = "fire", True, 0
-    else:
-        calm = calm + 1 if how_far < settings.resolve_threshold else 0
-        if calm >= intervals(settings.resolve_minutes, state.interval_s):
-            transition, firing, calm = "resolve", False, 0
+    transition, firing, calm = hysteresis(
+        state.firing,
+        state.calm,
+        fires=warm and _fires(settings, observed, expectation, how_far, share),
+        quiet=how_far < settings.resolve_threshold,
+        resolve_after=intervals(settings.resolve_minutes, state.interval_s),
+    )
     new_state = SpikeState.model_construct(
         interval_s=state.interval_s,
         last_start=start,
@@ -464,14 +474,16 @@ def _close_share(
         how_far = move / math.sqrt(bounded * (1 - bounded) / posts)
     else:
         how_far = 0.0
-    transition, firing, calm = None, state.firing, state.calm
-    if not firing:
-        if warm and posts >= settings.min_posts and abs(move) >= settings.delta and abs(how_far) >= settings.threshold:
-            transition, firing, calm = "fire", True, 0
-    else:
-        calm = calm + 1 if abs(move) < settings.delta / 2 else 0
-        if calm >= intervals(settings.resolve_minutes, state.interval_s):
-            transition, firing, calm = "resolve", False, 0
+    transition, firing, calm = hysteresis(
+        state.firing,
+        state.calm,
+        fires=warm
+        and posts >= settings.min_posts
+        and abs(move) >= settings.delta
+        and abs(how_far) >= settings.threshold,
+        quiet=abs(move) < settings.delta / 2,
+        resolve_after=intervals(settings.resolve_minutes, state.interval_s),
+    )
     new_state = ShareState.model_construct(
         interval_s=state.interval_s,
         last_start=start,
