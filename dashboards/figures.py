@@ -4,6 +4,10 @@ Charts on a wall carry no text of their own (Plotly sizes text in pixels, which 
 from 5 m): the tile labels them in HTML, sized with the screen. Each figure has a fixed number of points (60
 minutes, 48 half hours), so a screen that runs for a week redraws the same amount every time: the wall
 sends a `Patch` of the arrays, never a growing series.
+
+Both axes' ranges are set here, on every update. Plotly writes the range it autoscaled into the figure it was
+given, with `autorange` off, so a patch that only changed the arrays kept the first draw's height: a chart drawn
+while the worker was still catching up clipped every later bar at a few posts a minute.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def _base_layout(fig: go.Figure) -> None:
         plot_bgcolor="rgba(0,0,0,0)",
         bargap=0.12,
         xaxis=dict(visible=False, fixedrange=True),
-        yaxis=dict(visible=False, fixedrange=True, rangemode="tozero"),
+        yaxis=dict(visible=False, fixedrange=True),
         transition={"duration": 0},
         autosize=True,
     )
@@ -43,8 +47,22 @@ def _marks(series: HourSeries) -> list[dict]:
     ]
 
 
+#: room above the highest bar, as a share of it
+HEADROOM = 0.05
+
+
 def _hour_range(series: HourSeries) -> list:
     return [series.minutes[0] - timedelta(seconds=30), series.minutes[-1] + timedelta(seconds=30)]
+
+
+def _height(*columns) -> list[float]:
+    """The y range that shows the highest value: [0, 5] posts -> [0, 5.25]; nothing at all -> [0, 1.05]."""
+    return [0, max(1, *(max(c, default=0) for c in columns)) * (1 + HEADROOM)]
+
+
+def _hour_height(series: HourSeries) -> list[float]:
+    stacked = [w + r for w, r in zip(series.written, series.reposts, strict=True)]
+    return _height(stacked, series.negative)
 
 
 def hour_figure(series: HourSeries) -> go.Figure:
@@ -59,7 +77,9 @@ def hour_figure(series: HourSeries) -> go.Figure:
         ]
     )
     _base_layout(fig)
-    fig.update_layout(barmode="stack", shapes=_marks(series), xaxis_range=_hour_range(series))
+    fig.update_layout(
+        barmode="stack", shapes=_marks(series), xaxis_range=_hour_range(series), yaxis_range=_hour_height(series)
+    )
     return fig
 
 
@@ -72,6 +92,7 @@ def hour_patch(series: HourSeries) -> Patch:
         p["data"][i]["y"] = list(y)
     p["layout"]["shapes"] = _marks(series)
     p["layout"]["xaxis"]["range"] = _hour_range(series)
+    p["layout"]["yaxis"]["range"] = _hour_height(series)
     return p
 
 
@@ -86,7 +107,9 @@ def day_figure(series: DaySeries) -> go.Figure:
     )
     _base_layout(fig)
     half = timedelta(minutes=DAY_SLOT_MINUTES / 2)
-    fig.update_layout(barmode="overlay", xaxis_range=[x[0] - half, x[-1] + half])
+    fig.update_layout(
+        barmode="overlay", xaxis_range=[x[0] - half, x[-1] + half], yaxis_range=_height(series.posts, series.negative)
+    )
     return fig
 
 
@@ -98,4 +121,5 @@ def day_patch(series: DaySeries) -> Patch:
         p["data"][i]["x"] = x
         p["data"][i]["y"] = list(y)
     p["layout"]["xaxis"]["range"] = [x[0] - half, x[-1] + half]
+    p["layout"]["yaxis"]["range"] = _height(series.posts, series.negative)
     return p
