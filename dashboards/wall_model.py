@@ -17,7 +17,7 @@ A tile is read from 3-5 m away, so it says few things, each labelled, and colour
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -116,7 +116,8 @@ class Tile:
 
     def digest(self) -> str:
         """Changes exactly when something the tile shows changes: the wall redraws only such tiles."""
-        return hashlib.blake2b(orjson.dumps(asdict(self), default=str), digest_size=12).hexdigest()
+        # orjson writes dataclasses, tuples and datetimes itself: a hundred times faster than asdict first
+        return hashlib.blake2b(orjson.dumps(self), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True)
