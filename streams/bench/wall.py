@@ -20,7 +20,10 @@ writes the view itself with `RedisSink.write_batch`, as a worker does: no worker
    the renderer's live DOM nodes and event listeners (CDP `Memory.getDOMCounters`), the length of Dash's
    undo/redo record (`store.getState().history.past`); and the PSS of the screen's Chromium processes. First,
    last and Sen's slope per minute; flat unless the series rises for sure (Mann-Kendall z above 3) and the
-   slope would add more than 10 % of the first value in a day at the bench's pace.
+   slope would add more than 10 % of the first value in a day at the bench's pace. The heap also counts V8's
+   compiled code, which grows as V8 optimises more functions and is bounded by the code there is: a heap
+   snapshot at the first and the last sample (`streams.bench.heap_snapshot`) splits it, and what is not code
+   is flat unless it would add more than 10 % of itself in a day at this pace.
 3. Server CPU per screen, same traffic: CPU seconds per minute of the dashboard's processes (gunicorn's arbiter
    and worker, from /proc) over `--cpu-seconds` with 1 screen, then with `--screens` screens; per screen =
    (K screens - 1 screen) / (K - 1). With it the screens' server callbacks per minute and the CPU each took: on
@@ -55,6 +58,7 @@ from schemas.records import BucketMetrics, TermCount, TopPost
 from schemas.settings import Settings
 from schemas.watch import WatchConfig, Watched
 from streams.agents.redis_sink import RedisSink
+from streams.bench import heap_snapshot
 from streams.bench.latency import percentile
 from streams.bench.services import cpu_seconds, local_services
 from streams.local.processes import ServiceError, child_env, free_port, spawn_lytte, stop, wait_for
@@ -527,6 +531,17 @@ def sample_memory(driver, readings: int = 3) -> dict:
     return out
 
 
+def heap_breakdown(driver) -> dict[str, int] | None:
+    """The page's heap by category (`streams.bench.heap_snapshot`), from a snapshot taken now; None, said on
+    stderr, when no snapshot could be taken (the other figures stand without it)."""
+    try:
+        address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        return heap_snapshot.breakdown(heap_snapshot.take(address))
+    except Exception as exc:  # a bench of an hour must not end for want of one reading
+        print(f"  no heap snapshot: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
 def count_callbacks(driver) -> None:
     """Count the page's server callbacks (Dash's `_dash-update-component` requests) from now on, with their
     round-trip times, in two numbers the page keeps (`callbacks`)."""
@@ -590,9 +605,11 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
     traffic.check()
     time.sleep(every_s)
     batches = traffic.writes
-    samples = []
+    samples: list[dict] = []
+    snapshots: list[dict[str, int]] = []  # at the first and the last sample
     start = time.monotonic()
-    for k in range(int(minutes * 60 / every_s) + 1):
+    last = int(minutes * 60 / every_s)
+    for k in range(last + 1):
         while (wait := start + k * every_s - time.monotonic()) > 0:
             traffic.check()
             time.sleep(min(wait, 1.0))
@@ -600,6 +617,8 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
         with traffic.paused():
             time.sleep(REST_S)
             samples.append({"t_s": round(taken, 1)} | sample_memory(driver))
+            if (k == 0 or k == last) and (snapshot := heap_breakdown(driver)) is not None:
+                snapshots.append(snapshot)
         print(
             f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
             f"{samples[-1]['elements']} elements, {samples[-1].get('dom_nodes')} DOM nodes",
@@ -616,6 +635,26 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
         "batches": traffic.writes - batches,
         "samples": samples,
         "trends": trends,
+        "snapshots": snapshot_growth(snapshots[0], snapshots[-1], (samples[-1]["t_s"] - samples[0]["t_s"]) / 60)
+        if len(snapshots) == 2
+        else None,
+    }
+
+
+def snapshot_growth(first: dict[str, int], last: dict[str, int], minutes: float, tolerance: float = 0.10) -> dict:
+    """The heap by category at the first and the last sample, and whether what is not compiled code is flat: it
+    would add no more than `tolerance` of itself in a day at this pace. Two readings, each a snapshot after a
+    forced garbage collection at rest, so exact, but two: a step in between counts as a slope.
+
+    Scenario: objects 20 MB -> 20.01 MB and code 2 -> 2.5 MB over 60 min -> not code +10 kB, +240 kB a day
+    (1.2 % of 20 MB): flat, whatever the code did; objects 20 -> 20.2 MB -> +4.8 MB a day: not flat."""
+    not_code = {k: sum(v for c, v in d.items() if c != "code") for k, d in (("first", first), ("last", last))}
+    per_day = (not_code["last"] - not_code["first"]) / minutes * 1440 if minutes > 0 else math.nan
+    return {
+        "minutes": round(minutes, 1),
+        "first": first,
+        "last": last,
+        "not_code": not_code | {"per_day": per_day, "flat": per_day <= tolerance * not_code["first"]},
     }
 
 
@@ -783,6 +822,7 @@ def summary(result: dict) -> str:
             if history and history["first"] is not None and not math.isnan(history["first"])
             else ""
         ),
+        *_snapshot_line(mem.get("snapshots")),
         f"server CPU: {cpu['one_screen_s_per_min']:.2f} s/min with 1 screen, {cpu['k_screens_s_per_min']:.2f} with "
         f"{cpu['screens']}: {cpu['per_screen_s_per_min']:.2f} s/min per screen "
         f"({cpu['per_screen_s_per_min'] / 60 * 100:.1f} % of a core); {cpu['screens_following']} of {cpu['screens']} "
@@ -803,6 +843,22 @@ def summary(result: dict) -> str:
             f"({cpu['paced_per_screen_s_per_min'] / 60 * 100:.0f} % of a core)",
         )
     return "\n".join(lines)
+
+
+def _snapshot_line(snapshots: dict | None) -> list[str]:
+    """The heap snapshots' line of the summary: what is not compiled code, and the code, first -> last."""
+    if not snapshots:
+        return []
+    mib = 2**20
+    first, last, not_code = snapshots["first"], snapshots["last"], snapshots["not_code"]
+    return [
+        f"  heap snapshots {snapshots['minutes']:g} min apart: not compiled code {not_code['first'] / mib:.2f} -> "
+        f"{not_code['last'] / mib:.2f} MiB, {not_code['per_day'] / mib:+.2f} MiB a day at this pace: "
+        f"{'flat' if not_code['flat'] else 'GROWING'} (objects {first['objects'] / mib:.2f} -> "
+        f"{last['objects'] / mib:.2f}, strings {first['strings'] / mib:.2f} -> {last['strings'] / mib:.2f}, "
+        f"native {first['native'] / mib:.2f} -> {last['native'] / mib:.2f}); "
+        f"compiled code {first['code'] / mib:.2f} -> {last['code'] / mib:.2f} MiB"
+    ]
 
 
 def _series(t: dict, unit: float, name: str, digits: int = 2) -> str:

@@ -231,3 +231,42 @@ def test_summary_says_when_the_server_was_saturated():
     }
     text = wall.summary(result)
     assert "SATURATED with 3 screens" in text and "a screen costs 40.1 s/min (67 % of a core)" in text
+
+
+def test_snapshot_growth_judges_what_is_not_code():
+    mb = 1_000_000
+    first = {"objects": 20 * mb, "strings": 0, "native": 0, "code": 2 * mb}
+    code_grew = wall.snapshot_growth(first, first | {"objects": 20 * mb + 10_000, "code": 2.5 * mb}, 60)
+    assert code_grew["not_code"]["per_day"] == 240_000 and code_grew["not_code"]["flat"]
+    kept = wall.snapshot_growth(first, first | {"objects": 20.2 * mb}, 60)
+    assert kept["not_code"]["per_day"] == 4.8 * mb and not kept["not_code"]["flat"]
+    strings_kept = wall.snapshot_growth(first, first | {"strings": 0.2 * mb}, 60)
+    assert not strings_kept["not_code"]["flat"]
+
+
+def test_summary_gives_the_snapshots_line():
+    mib = 2**20
+    first = {"objects": 20 * mib, "strings": 4 * mib, "native": 1 * mib, "code": 3 * mib}
+    result = {
+        "latency_ms": latency_summary([100.0]),
+        "memory": {
+            "minutes": 60,
+            "batches": 3000,
+            "trends": {
+                name: trend(every_30_s(1000, 1000, 1000)).__dict__ for name in ("heap", "dom_nodes", "elements")
+            },
+            "snapshots": wall.snapshot_growth(first, first | {"code": 4 * mib}, 60),
+        },
+        "cpu": {
+            "one_screen_s_per_min": 2.0,
+            "k_screens_s_per_min": 4.0,
+            "screens": 3,
+            "per_screen_s_per_min": 1.0,
+            "screens_following": 3,
+        },
+        "machine": {"cpus": 2, "load_at_start": (1.0, 1, 1), "load_at_end": (2.0, 1, 1)},
+        "console_errors": {},
+    }
+    text = wall.summary(result)
+    assert "not compiled code 25.00 -> 25.00 MiB, +0.00 MiB a day at this pace: flat" in text
+    assert "compiled code 3.00 -> 4.00 MiB" in text
