@@ -22,8 +22,8 @@ writes the view itself with `RedisSink.write_batch`, as a worker does: no worker
    last and Sen's slope per minute; flat unless the series rises for sure (Mann-Kendall z above 3) and the
    slope would add more than 10 % of the first value in a day at the bench's pace. The heap also counts V8's
    compiled code, which grows as V8 optimises more functions and is bounded by the code there is: a heap
-   snapshot at the first and the last sample (`streams.bench.heap_snapshot`) splits it, and what is not code
-   is flat unless it would add more than 10 % of itself in a day at this pace.
+   snapshot after SNAPSHOT_AFTER_MIN (10) minutes and at the last sample (`streams.bench.heap_snapshot`) splits
+   it, and what is not code is flat unless it would add more than 10 % of itself in a day at this pace.
 3. Server CPU per screen, same traffic: CPU seconds per minute of the dashboard's processes (gunicorn's arbiter
    and worker, from /proc) over `--cpu-seconds` with 1 screen, then with `--screens` screens; per screen =
    (K screens - 1 screen) / (K - 1). With it the screens' server callbacks per minute and the CPU each took: on
@@ -609,6 +609,7 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
     snapshots: list[dict[str, int]] = []  # at the first and the last sample
     start = time.monotonic()
     last = int(minutes * 60 / every_s)
+    first_snapshot = min(last, math.ceil(min(SNAPSHOT_AFTER_MIN, minutes / 3) * 60 / every_s))
     for k in range(last + 1):
         while (wait := start + k * every_s - time.monotonic()) > 0:
             traffic.check()
@@ -617,7 +618,7 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
         with traffic.paused():
             time.sleep(REST_S)
             samples.append({"t_s": round(taken, 1)} | sample_memory(driver))
-            if (k == 0 or k == last) and (snapshot := heap_breakdown(driver)) is not None:
+            if k in (first_snapshot, last) and (snapshot := heap_breakdown(driver)) is not None:
                 snapshots.append(snapshot)
         print(
             f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
@@ -635,10 +636,18 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
         "batches": traffic.writes - batches,
         "samples": samples,
         "trends": trends,
-        "snapshots": snapshot_growth(snapshots[0], snapshots[-1], (samples[-1]["t_s"] - samples[0]["t_s"]) / 60)
+        "snapshots": snapshot_growth(
+            snapshots[0], snapshots[-1], (samples[-1]["t_s"] - samples[first_snapshot]["t_s"]) / 60
+        )
         if len(snapshots) == 2
         else None,
     }
+
+
+#: the first heap snapshot is taken this far into the memory run (a third of a shorter run): the first minutes
+#: fill what a page fills once (V8's inline caches, Blink's style caches, Plotly's measured text), which is not
+#: what a screen keeps adding
+SNAPSHOT_AFTER_MIN = 10.0
 
 
 def snapshot_growth(first: dict[str, int], last: dict[str, int], minutes: float, tolerance: float = 0.10) -> dict:
