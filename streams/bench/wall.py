@@ -531,12 +531,16 @@ def sample_memory(driver, readings: int = 3) -> dict:
     return out
 
 
-def heap_breakdown(driver) -> dict[str, int] | None:
-    """The page's heap by category (`streams.bench.heap_snapshot`), from a snapshot taken now; None, said on
-    stderr, when no snapshot could be taken (the other figures stand without it)."""
+def heap_breakdown(driver, keep_as: Path | None = None) -> dict[str, int] | None:
+    """The page's heap by category (`streams.bench.heap_snapshot`), from a snapshot taken now and kept as
+    `keep_as` if given; None, said on stderr, when no snapshot could be taken (the other figures stand)."""
     try:
         address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
-        return heap_snapshot.breakdown(heap_snapshot.take(address))
+        snapshot = heap_snapshot.take(address)
+        if keep_as is not None:
+            keep_as.parent.mkdir(parents=True, exist_ok=True)
+            keep_as.write_text(json.dumps(snapshot))
+        return heap_snapshot.breakdown(snapshot)
     except Exception as exc:  # a bench of an hour must not end for want of one reading
         print(f"  no heap snapshot: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return None
@@ -598,7 +602,9 @@ def measure_latency(driver, feed: Feed, minute: int, writes: int, rng: random.Ra
     }
 
 
-def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SAMPLE_EVERY_S) -> dict:
+def measure_memory(
+    driver, traffic: Traffic, minutes: float, every_s: float = SAMPLE_EVERY_S, keep: Path | None = None
+) -> dict:
     """Samples every `every_s` over `minutes`, after a warm-up of one interval of traffic. Each is taken at rest:
     the traffic pauses for REST_S first, so that no redraw is in flight (one holds a few MiB and a few hundred
     nodes for as long as it takes, seconds on a busy machine); what the page keeps is what stays."""
@@ -618,7 +624,8 @@ def measure_memory(driver, traffic: Traffic, minutes: float, every_s: float = SA
         with traffic.paused():
             time.sleep(REST_S)
             samples.append({"t_s": round(taken, 1)} | sample_memory(driver))
-            if k in (first_snapshot, last) and (snapshot := heap_breakdown(driver)) is not None:
+            keep_as = keep / f"wall-{taken / 60:.0f}min.heapsnapshot" if keep else None
+            if k in (first_snapshot, last) and (snapshot := heap_breakdown(driver, keep_as)) is not None:
                 snapshots.append(snapshot)
         print(
             f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
@@ -787,7 +794,7 @@ def run(args: argparse.Namespace, home: Path) -> dict:
         traffic.start()
         stack.callback(traffic.close)
         print(f"memory: {args.minutes:g} min of traffic at 60x, a sample every {SAMPLE_EVERY_S:.0f} s ...", flush=True)
-        result["memory"] = measure_memory(first, traffic, args.minutes)
+        result["memory"] = measure_memory(first, traffic, args.minutes, keep=args.snapshots)
 
         print(f"server CPU: {args.cpu_seconds:g} s with 1 screen, then with {args.screens} ...", flush=True)
         result["cpu"] = measure_cpu(dashboard.pid, screens, url, args.screens, args.cpu_seconds, traffic)
@@ -904,6 +911,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-seconds", type=float, default=60.0, help="length of each CPU measurement")
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--json", type=Path, help="write every figure and sample here")
+    parser.add_argument(
+        "--snapshots", type=Path, help="keep the two heap snapshots here (.heapsnapshot, for DevTools or a diff)"
+    )
     args = parser.parse_args(argv)
     if args.screens < 2 or args.writes < 1 or args.minutes <= 0 or args.cpu_seconds <= 0:
         parser.error("--screens must be at least 2; --writes, --minutes and --cpu-seconds positive")
