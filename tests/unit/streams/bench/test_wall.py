@@ -153,8 +153,9 @@ def test_watch_config_has_six_tiles():
     assert wall.MEASURED in {w.id for w, role in config.watched() if role == "brand"}
 
 
-def test_summary_reads_a_result():
-    result = {
+def a_result(**memory) -> dict:
+    """A bench result with flat trends, 3 writes (one never shown), 1 CPU s/min per screen; `memory` added."""
+    return {
         "latency_ms": latency_summary([100.0, 250.0, None]),
         "memory": {
             "minutes": 3,
@@ -162,7 +163,8 @@ def test_summary_reads_a_result():
             "trends": {
                 name: trend(every_30_s(1000, 1000, 1000)).__dict__ for name in ("heap", "dom_nodes", "elements")
             },
-        },
+        }
+        | memory,
         "cpu": {
             "one_screen_s_per_min": 2.0,
             "k_screens_s_per_min": 4.0,
@@ -173,7 +175,10 @@ def test_summary_reads_a_result():
         "machine": {"cpus": 2, "load_at_start": (1.0, 1, 1), "load_at_end": (2.0, 1, 1)},
         "console_errors": {"screen 1": [], "screen 2": ["x"]},
     }
-    text = wall.summary(result)
+
+
+def test_summary_reads_a_result():
+    text = wall.summary(a_result())
     assert "2 of 3 writes shown" in text and "p99 250 ms" in text and "flat" in text
     assert "1.00 s/min per screen" in text
 
@@ -247,26 +252,6 @@ def test_snapshot_growth_judges_what_is_not_code():
 def test_summary_gives_the_snapshots_line():
     mib = 2**20
     first = {"objects": 20 * mib, "strings": 4 * mib, "native": 1 * mib, "code": 3 * mib}
-    result = {
-        "latency_ms": latency_summary([100.0]),
-        "memory": {
-            "minutes": 60,
-            "batches": 3000,
-            "trends": {
-                name: trend(every_30_s(1000, 1000, 1000)).__dict__ for name in ("heap", "dom_nodes", "elements")
-            },
-            "snapshots": wall.snapshot_growth(first, first | {"code": 4 * mib}, 60),
-        },
-        "cpu": {
-            "one_screen_s_per_min": 2.0,
-            "k_screens_s_per_min": 4.0,
-            "screens": 3,
-            "per_screen_s_per_min": 1.0,
-            "screens_following": 3,
-        },
-        "machine": {"cpus": 2, "load_at_start": (1.0, 1, 1), "load_at_end": (2.0, 1, 1)},
-        "console_errors": {},
-    }
-    text = wall.summary(result)
+    text = wall.summary(a_result(snapshots=wall.snapshot_growth(first, first | {"code": 4 * mib}, 60)))
     assert "not compiled code 25.00 -> 25.00 MiB, +0.00 MiB a day at this pace: flat" in text
     assert "compiled code 3.00 -> 4.00 MiB" in text
