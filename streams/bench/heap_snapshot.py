@@ -30,15 +30,9 @@ def breakdown(snapshot: dict) -> dict[str, int]:
 
     Scenario: nodes (object, 100 B), (code, 40 B), (string, 8 B), (closure, 32 B), (native, 64 B) ->
     {"objects": 132, "strings": 8, "native": 64, "code": 40}."""
-    meta = snapshot["snapshot"]["meta"]
-    fields = meta["node_fields"]
-    types = meta["node_types"][0]
-    width = len(fields)
-    at_type, at_size = fields.index("type"), fields.index("self_size")
-    nodes = snapshot["nodes"]
     sizes: Counter[str] = Counter({c: 0 for c in CATEGORIES})
-    for i in range(0, len(nodes), width):
-        sizes[CATEGORY_OF_TYPE.get(types[nodes[i + at_type]], "objects")] += nodes[i + at_size]
+    for (kind, _), (_, size) in by_name(snapshot).items():
+        sizes[CATEGORY_OF_TYPE.get(kind, "objects")] += size
     return dict(sizes)
 
 

@@ -612,7 +612,7 @@ def measure_memory(
     time.sleep(every_s)
     batches = traffic.writes
     samples: list[dict] = []
-    snapshots: list[dict[str, int]] = []  # at the first and the last sample
+    snapshots: list[dict[str, int]] = []  # at sample `first_snapshot` and at the last
     start = time.monotonic()
     last = int(minutes * 60 / every_s)
     first_snapshot = min(last, math.ceil(min(SNAPSHOT_AFTER_MIN, minutes / 3) * 60 / every_s))
@@ -624,9 +624,10 @@ def measure_memory(
         with traffic.paused():
             time.sleep(REST_S)
             samples.append({"t_s": round(taken, 1)} | sample_memory(driver))
-            keep_as = keep / f"wall-{taken / 60:.0f}min.heapsnapshot" if keep else None
-            if k in (first_snapshot, last) and (snapshot := heap_breakdown(driver, keep_as)) is not None:
-                snapshots.append(snapshot)
+            if k in (first_snapshot, last):
+                keep_as = keep / f"wall-{taken / 60:.0f}min.heapsnapshot" if keep else None
+                if (snapshot := heap_breakdown(driver, keep_as)) is not None:
+                    snapshots.append(snapshot)
         print(
             f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
             f"{samples[-1]['elements']} elements, {samples[-1].get('dom_nodes')} DOM nodes",
@@ -658,7 +659,7 @@ SNAPSHOT_AFTER_MIN = 10.0
 
 
 def snapshot_growth(first: dict[str, int], last: dict[str, int], minutes: float, tolerance: float = 0.10) -> dict:
-    """The heap by category at the first and the last sample, and whether what is not compiled code is flat: it
+    """The heap by category at the two snapshots, and whether what is not compiled code is flat: it
     would add no more than `tolerance` of itself in a day at this pace. Two readings, each a snapshot after a
     forced garbage collection at rest, so exact, but two: a step in between counts as a slope.
 

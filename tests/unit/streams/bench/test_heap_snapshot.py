@@ -7,7 +7,8 @@ def snapshot(*nodes: tuple[str, int]) -> dict:
     flat: list[int] = []
     for i, (kind, size) in enumerate(nodes):
         flat += [types.index(kind), 0, 2 * i + 1, size, 0]
-    return {"snapshot": {"meta": {"node_fields": fields, "node_types": [types, "string"]}}, "nodes": flat}
+    meta = {"node_fields": fields, "node_types": [types, "string"]}
+    return {"snapshot": {"meta": meta}, "nodes": flat, "strings": [""] * max(1, len(nodes))}
 
 
 def test_breakdown_adds_self_sizes_by_category():
