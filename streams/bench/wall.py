@@ -15,15 +15,19 @@ writes the view itself with `RedisSink.write_batch`, as a worker does: no worker
 2. Memory: `--minutes` (10) of traffic at a 60x speed-up: once a second every partial of every brand's current
    minute grows and gets new top posts and terms (one batch), what a minute of posts brings a tile. After a
    warm-up of one sampling interval, every 30 s, at rest (the traffic paused REST_S so that no redraw is in
-   flight): the smallest of three readings, each after a forced GC (CDP `HeapProfiler.collectGarbage`), of
+   flight), read through a DevTools session of the bench's own (`streams.bench.devtools`: what chromedriver's
+   `execute_script` returns stays bound in the page, and a bench reading through it measured its own
+   readings): the smallest of three readings, each after a forced GC (CDP `HeapProfiler.collectGarbage`), of
    `performance.memory.usedJSHeapSize` (exact with `--enable-precise-memory-info`), the document's elements and
    the renderer's live DOM nodes and event listeners (CDP `Memory.getDOMCounters`), the length of Dash's
    undo/redo record (`store.getState().history.past`); and the PSS of the screen's Chromium processes. First,
    last and Sen's slope per minute; flat unless the series rises for sure (Mann-Kendall z above 3) and the
    slope would add more than 10 % of the first value in a day at the bench's pace. The heap also counts V8's
-   compiled code, which grows as V8 optimises more functions and is bounded by the code there is: a heap
-   snapshot after SNAPSHOT_AFTER_MIN (10) minutes and at the last sample (`streams.bench.heap_snapshot`) splits
-   it, and what is not code is flat unless it would add more than 10 % of itself in a day at this pace.
+   compiled code, which grows as V8 optimises more functions and is bounded by the code there is: heap
+   snapshots after SNAPSHOT_AFTER_MIN (10) minutes, halfway through the rest and at the last sample
+   (`streams.bench.heap_snapshot`) split it, and what is not code is flat unless it would add more than 10 % of
+   itself in a day at this pace (first -> last). Beside it, what the last snapshot still holds of the objects
+   born between the first two: a page that keeps something of every redraw holds some of each window's.
 3. Server CPU per screen, same traffic: CPU seconds per minute of the dashboard's processes (gunicorn's arbiter
    and worker, from /proc) over `--cpu-seconds` with 1 screen, then with `--screens` screens; per screen =
    (K screens - 1 screen) / (K - 1). With it the screens' server callbacks per minute and the CPU each took: on
@@ -59,6 +63,7 @@ from schemas.settings import Settings
 from schemas.watch import WatchConfig, Watched
 from streams.agents.redis_sink import RedisSink
 from streams.bench import heap_snapshot
+from streams.bench.devtools import PageSession
 from streams.bench.latency import percentile
 from streams.bench.services import cpu_seconds, local_services
 from streams.local.processes import ServiceError, child_env, free_port, spawn_lytte, stop, wait_for
@@ -457,10 +462,11 @@ if (!window.__wallbenchCalls) {
     }).observe({type: 'resource'});
 }"""
 
-_MEMORY_JS = """
+_MEMORY_JS = """(() => {
 const history = window.store && window.store.getState().history;  // Dash's undo/redo record
 return {heap: performance.memory.usedJSHeapSize, heap_total: performance.memory.totalJSHeapSize,
-        elements: document.getElementsByTagName('*').length, dash_history: history ? history.past.length : null};"""
+        elements: document.getElementsByTagName('*').length, dash_history: history ? history.past.length : null};
+})()"""
 
 
 class Screens:
@@ -511,39 +517,36 @@ def console_errors(driver) -> list[str]:
     return []
 
 
-def sample_memory(driver, readings: int = 3) -> dict:
+def sample_memory(page: PageSession, browser_pid: int, readings: int = 3) -> dict:
     """The page's heap, elements and the renderer's DOM counters, each the smallest of `readings` readings taken
     0.5 s apart right after a forced garbage collection: what the page holds on to, without the redraw that
-    happens to be in flight. Plus the PSS of the screen's Chromium."""
+    happens to be in flight. Plus the PSS of the screen's Chromium (`browser_pid` and its children)."""
     taken: list[dict] = []
     for i in range(readings):
         if i:
             time.sleep(0.5)
-        with contextlib.suppress(Exception):  # without it the heap still shows, with its garbage
-            driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
-        reading = dict(driver.execute_script(_MEMORY_JS))
-        with contextlib.suppress(Exception):
-            counters = driver.execute_cdp_cmd("Memory.getDOMCounters", {})
-            reading |= {"dom_nodes": counters.get("nodes"), "listeners": counters.get("jsEventListeners")}
+        page.collect_garbage()
+        reading = dict(page.evaluate(_MEMORY_JS))
+        counters = page.call("Memory.getDOMCounters")
+        reading |= {"dom_nodes": counters.get("nodes"), "listeners": counters.get("jsEventListeners")}
         taken.append(reading)
     out = {k: min(r[k] for r in taken if r.get(k) is not None) for k in taken[0] if taken[0][k] is not None}
-    out["browser_pss"] = tree_pss_bytes(driver.service.process.pid)
+    out["browser_pss"] = tree_pss_bytes(browser_pid)
     return out
 
 
-def heap_breakdown(driver, keep_as: Path | None = None) -> dict[str, int] | None:
-    """The page's heap by category (`streams.bench.heap_snapshot`), from a snapshot taken now and kept as
-    `keep_as` if given; None, said on stderr, when no snapshot could be taken (the other figures stand)."""
+def heap_snapshot_of(page: PageSession, keep_as: Path | None = None) -> dict | None:
+    """A heap snapshot of the page, kept as `keep_as` if given; None, said on stderr, when none could be taken
+    (the other figures stand)."""
     try:
-        address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
-        snapshot = heap_snapshot.take(address)
-        if keep_as is not None:
-            keep_as.parent.mkdir(parents=True, exist_ok=True)
-            keep_as.write_text(json.dumps(snapshot))
-        return heap_snapshot.breakdown(snapshot)
+        snapshot = page.heap_snapshot()
     except Exception as exc:  # a bench of an hour must not end for want of one reading
         print(f"  no heap snapshot: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return None
+    if keep_as is not None:
+        keep_as.parent.mkdir(parents=True, exist_ok=True)
+        keep_as.write_text(json.dumps(snapshot))
+    return snapshot
 
 
 def count_callbacks(driver) -> None:
@@ -607,36 +610,59 @@ def measure_memory(
 ) -> dict:
     """Samples every `every_s` over `minutes`, after a warm-up of one interval of traffic. Each is taken at rest:
     the traffic pauses for REST_S first, so that no redraw is in flight (one holds a few MiB and a few hundred
-    nodes for as long as it takes, seconds on a busy machine); what the page keeps is what stays."""
+    nodes for as long as it takes, seconds on a busy machine); what the page keeps is what stays. Every reading
+    goes through one DevTools session of the bench's own (`PageSession`): chromedriver's results stay bound in
+    the page and would be measured as its growth. Heap snapshots after SNAPSHOT_AFTER_MIN, halfway through what
+    is left and at the end."""
     traffic.check()
     time.sleep(every_s)
     batches = traffic.writes
     samples: list[dict] = []
-    snapshots: list[dict[str, int]] = []  # at sample `first_snapshot` and at the last
-    start = time.monotonic()
     last = int(minutes * 60 / every_s)
-    first_snapshot = min(last, math.ceil(min(SNAPSHOT_AFTER_MIN, minutes / 3) * 60 / every_s))
-    for k in range(last + 1):
-        while (wait := start + k * every_s - time.monotonic()) > 0:
-            traffic.check()
-            time.sleep(min(wait, 1.0))
-        taken = time.monotonic() - start
-        with traffic.paused():
-            time.sleep(REST_S)
-            samples.append({"t_s": round(taken, 1)} | sample_memory(driver))
-            if k in (first_snapshot, last):
-                keep_as = keep / f"wall-{taken / 60:.0f}min.heapsnapshot" if keep else None
-                if (snapshot := heap_breakdown(driver, keep_as)) is not None:
-                    snapshots.append(snapshot)
-        print(
-            f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
-            f"{samples[-1]['elements']} elements, {samples[-1].get('dom_nodes')} DOM nodes",
-            flush=True,
-        )
+    first = min(last, math.ceil(min(SNAPSHOT_AFTER_MIN, minutes / 3) * 60 / every_s))
+    snapshot_at = sorted({first, (first + last) // 2, last})
+    snapshots: list[dict] = []  # {"t_s", "breakdown", "highest_id"} at each of snapshot_at
+    kept: tuple[dict[str, int], list] | None = None  # what the last holds of what was born between the first two
+    with PageSession(driver.capabilities["goog:chromeOptions"]["debuggerAddress"]) as page:
+        start = time.monotonic()
+        for k in range(last + 1):
+            while (wait := start + k * every_s - time.monotonic()) > 0:
+                traffic.check()
+                time.sleep(min(wait, 1.0))
+            taken = time.monotonic() - start
+            with traffic.paused():
+                time.sleep(REST_S)
+                samples.append({"t_s": round(taken, 1)} | sample_memory(page, driver.service.process.pid))
+                if k in snapshot_at:
+                    keep_as = keep / f"wall-{taken / 60:.0f}min.heapsnapshot" if keep else None
+                    if (snapshot := heap_snapshot_of(page, keep_as)) is not None:
+                        if k == last and len(snapshots) == 2:
+                            low, high = (s["highest_id"] for s in snapshots)
+                            kept = heap_snapshot.survivors(snapshot, low, high)
+                        snapshots.append(
+                            {
+                                "t_s": taken,
+                                "breakdown": heap_snapshot.breakdown(snapshot),
+                                "highest_id": heap_snapshot.highest_id(snapshot),
+                            }
+                        )
+                        del snapshot  # some hundreds of MB parsed
+            print(
+                f"  memory {taken / 60:4.1f} min: heap {samples[-1]['heap'] / 2**20:.2f} MiB, "
+                f"{samples[-1]['elements']} elements, {samples[-1].get('dom_nodes')} DOM nodes",
+                flush=True,
+            )
     trends = {
         name: asdict(trend([(s["t_s"], s[name]) for s in samples if s.get(name) is not None]))
         for name in ("heap", "elements", "dom_nodes", "listeners", "browser_pss", "dash_history")
     }
+    growth = None
+    if len(snapshots) >= 2:
+        one, end = snapshots[0], snapshots[-1]
+        growth = snapshot_growth(one["breakdown"], end["breakdown"], (end["t_s"] - one["t_s"]) / 60)
+        if kept is not None:
+            born = [round(s["t_s"] / 60, 1) for s in snapshots[:2]]
+            growth["survivors"] = {"born_min": born, "held": kept[0], "top": kept[1][:15]}
     return {
         "minutes": minutes,
         "every_s": every_s,
@@ -644,11 +670,7 @@ def measure_memory(
         "batches": traffic.writes - batches,
         "samples": samples,
         "trends": trends,
-        "snapshots": snapshot_growth(
-            snapshots[0], snapshots[-1], (samples[-1]["t_s"] - samples[first_snapshot]["t_s"]) / 60
-        )
-        if len(snapshots) == 2
-        else None,
+        "snapshots": growth,
     }
 
 
@@ -863,12 +885,13 @@ def summary(result: dict) -> str:
 
 
 def _snapshot_line(snapshots: dict | None) -> list[str]:
-    """The heap snapshots' line of the summary: what is not compiled code, and the code, first -> last."""
+    """The heap snapshots' lines of the summary: what is not compiled code, and the code, first -> last; and
+    what the page still held at the end of what it made between the first two."""
     if not snapshots:
         return []
-    mib = 2**20
+    mib, kib = 2**20, 2**10
     first, last, not_code = snapshots["first"], snapshots["last"], snapshots["not_code"]
-    return [
+    lines = [
         f"  heap snapshots {snapshots['minutes']:g} min apart: not compiled code {not_code['first'] / mib:.2f} -> "
         f"{not_code['last'] / mib:.2f} MiB, {not_code['per_day'] / mib:+.2f} MiB a day at this pace: "
         f"{'flat' if not_code['flat'] else 'GROWING'} (objects {first['objects'] / mib:.2f} -> "
@@ -876,6 +899,17 @@ def _snapshot_line(snapshots: dict | None) -> list[str]:
         f"native {first['native'] / mib:.2f} -> {last['native'] / mib:.2f}); "
         f"compiled code {first['code'] / mib:.2f} -> {last['code'] / mib:.2f} MiB"
     ]
+    if kept := snapshots.get("survivors"):
+        held = kept["held"]
+        (a, b), top = kept["born_min"], kept["top"][:3]
+        lines.append(
+            f"  of what the page made between {a:g} and {b:g} min it still held at the end: objects "
+            f"{held['objects'] / kib:.1f} KiB, strings {held['strings'] / kib:.1f}, native {held['native'] / kib:.1f}, "
+            f"compiled code {held['code'] / kib:.1f} (most: "
+            + ", ".join(f"{count} {kind} {name!r} {size / kib:.1f} KiB" for size, count, kind, name in top)
+            + ")"
+        )
+    return lines
 
 
 def _series(t: dict, unit: float, name: str, digits: int = 2) -> str:

@@ -1,12 +1,12 @@
-from streams.bench.heap_snapshot import breakdown, by_name, grown
+from streams.bench.heap_snapshot import breakdown, by_name, grown, highest_id, survivors
 
 
-def snapshot(*nodes: tuple[str, int]) -> dict:
+def snapshot(*nodes: tuple[str, int], ids: list[int] | None = None) -> dict:
     types = ["hidden", "object", "code", "string", "closure", "native", "concatenated string"]
     fields = ["type", "name", "id", "self_size", "edge_count"]
     flat: list[int] = []
     for i, (kind, size) in enumerate(nodes):
-        flat += [types.index(kind), 0, 2 * i + 1, size, 0]
+        flat += [types.index(kind), 0, ids[i] if ids else 2 * i + 1, size, 0]
     meta = {"node_fields": fields, "node_types": [types, "string"]}
     return {"snapshot": {"meta": meta}, "nodes": flat, "strings": [""] * max(1, len(nodes))}
 
@@ -39,3 +39,23 @@ def test_grown_puts_the_largest_growth_first():
     first = named(("object", "Foo", 16), ("code", "f", 100))
     last = named(("object", "Foo", 16), ("object", "Foo", 16), ("object", "Foo", 16), ("code", "f", 90))
     assert grown(first, last) == [(32, 2, "object", "Foo"), (-10, 0, "code", "f")]
+
+
+def test_survivors_are_what_the_last_holds_of_what_was_born_between_the_first_two():
+    first = snapshot(("object", 8), ("object", 8), ("code", 8), ids=[1, 3, 5])
+    second = snapshot(("object", 8), ("object", 16), ("code", 40), ids=[1, 7, 9])
+    last = snapshot(("object", 8), ("code", 40), ("object", 24), ("string", 12), ids=[1, 9, 11, 13])
+    low, high = highest_id(first), highest_id(second)
+    assert (low, high) == (5, 9)
+    held, rows = survivors(last, low, high)
+    # 7 (born in between) died, 9 (code) is held; 11 and 13 were born after the second snapshot
+    assert held == {"objects": 0, "strings": 0, "native": 0, "code": 40}
+    assert [(size, count, kind) for size, count, kind, _ in rows] == [(40, 1, "code")]
+
+
+def test_survivors_of_an_empty_window_are_nothing():
+    taken = snapshot(("object", 8), ids=[1])
+    assert survivors(taken, highest_id(taken), highest_id(taken)) == (
+        {"objects": 0, "strings": 0, "native": 0, "code": 0},
+        [],
+    )

@@ -255,3 +255,18 @@ def test_summary_gives_the_snapshots_line():
     text = wall.summary(a_result(snapshots=wall.snapshot_growth(first, first | {"code": 4 * mib}, 60)))
     assert "not compiled code 25.00 -> 25.00 MiB, +0.00 MiB a day at this pace: flat" in text
     assert "compiled code 3.00 -> 4.00 MiB" in text
+
+
+def test_summary_says_what_the_page_still_held_of_a_window():
+    kib = 2**10
+    growth = wall.snapshot_growth(
+        {"objects": 0, "strings": 0, "native": 0, "code": 0}, {"objects": 0, "strings": 0, "native": 0, "code": 0}, 60
+    )
+    growth["survivors"] = {
+        "born_min": [10.0, 35.0],
+        "held": {"objects": 3 * kib, "strings": kib // 2, "native": 0, "code": 200 * kib},
+        "top": [(200 * kib, 57, "code", "system / Code"), (3 * kib, 40, "object", "Object")],
+    }
+    text = wall.summary(a_result(snapshots=growth))
+    assert "of what the page made between 10 and 35 min it still held at the end: objects 3.0 KiB" in text
+    assert "strings 0.5, native 0.0, compiled code 200.0" in text and "57 code 'system / Code'" in text
